@@ -11,7 +11,11 @@ public sealed class TensorValue
     public TensorValue(int[] shape, double[] data)
     {
         long size = 1;
-        foreach (int d in shape) size *= d;
+        foreach (int d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"A concrete tensor cannot have dimension {d} in {Shape.Format(shape)}; constants have no batch dimension.");
+            size *= d;
+        }
         if (size != data.Length)
             throw new ArgumentException($"Shape {Shape.Format(shape)} needs {size} values, got {data.Length}.");
         Dims = shape;

@@ -23,6 +23,22 @@ public static class AlgebraicSimplification
         Node? SameTypeOr(Node candidate) => candidate.Type.Equals(old.Type) ? candidate : null;
         Node Zeros() => MakeZeros(old, target);
 
+        // A binary op broadcasts by itself: an explicit broadcast of one operand is redundant.
+        if (old.Op is BinaryPointwiseOp && inputs.Any(i => i.Op is BroadcastToOp))
+        {
+            var direct = inputs.Select(i => i.Op is BroadcastToOp ? i.Inputs[0] : i).ToArray();
+            for (int k = 0; k < 2; k++)
+            {
+                var candidate = inputs.ToArray();
+                candidate[k] = direct[k];
+                if (!ReferenceEquals(candidate[k], inputs[k]) && ResultShape(candidate).Equals(old.Shape))
+                    return target.Add(old.Op, candidate, old.Name, old.Location);
+            }
+        }
+        // Reshapes and broadcasts of a single value collapse into one broadcast of that value.
+        if (old.Op is BroadcastToOp or ReshapeOp && ScalarRoot(inputs[0]) is Node root && !ReferenceEquals(root, inputs[0]))
+            return root.Shape.Equals(old.Shape) ? root : target.Add(new BroadcastToOp(old.Shape), new[] { root }, old.Name, old.Location);
+
         switch (old.Op)
         {
             case AddOp:
@@ -90,6 +106,20 @@ public static class AlgebraicSimplification
     {
         while (node.Op is BroadcastToOp or ReshapeOp) node = node.Inputs[0];
         return node.Op is ConstantOp c && c.Value.Data.All(v => v == value);
+    }
+
+    private static Shape ResultShape(Node[] operands)
+    {
+        try { return Broadcasting.Result(operands[0].Shape, operands[1].Shape); }
+        catch (ShapeException) { return Shape.Scalar; }
+    }
+
+    /// <summary>The single-element, batch-free value that a chain of reshapes and broadcasts spreads, if any.</summary>
+    private static Node? ScalarRoot(Node node)
+    {
+        var current = node;
+        while (current.Op is BroadcastToOp or ReshapeOp) current = current.Inputs[0];
+        return current.Shape.ConstantSize == 1 && !current.Shape.HasBatch && Broadcasting.CanBroadcastTo(Shape.Scalar, node.Shape) ? current : null;
     }
 
     private static Node MakeZeros(Node old, ComputeGraph target)
