@@ -138,7 +138,7 @@ public sealed class Rng
     /// <summary>
     /// Natural logarithm for x in (0, 1] from +, -, *, / and exponent manipulation only, so it rounds
     /// identically everywhere (Math.Log delegates to the C runtime, whose last bit may differ by OS).
-    /// Accurate to about 1 ulp, far more than the float samples need.
+    /// Accurate to a few ulp, far more than the float samples need.
     /// </summary>
     internal static double PortableLog(double x)
     {
