@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace Graph.Runtime.Kernels;
 
@@ -14,10 +15,10 @@ internal readonly record struct GemmBlocking(int Kc, int Mc, int Nc)
 {
     // Zen 5 (48 KiB L1d, 1 MiB L2 per core): a 12×32 tile, KC·32 floats of B per micro-panel (32 KiB at KC 256)
     // in L1, a 144×256 A block (144 KiB) in L2.
-    public static GemmBlocking Avx512 { get; set; } = new(256, 144, 2048);
-    public static GemmBlocking Avx2 { get; set; } = new(256, 144, 2048);
-    public static GemmBlocking Portable { get; set; } = new(256, 128, 2048);
-    public static GemmBlocking Scalar { get; set; } = new(256, 64, 1024);
+    public static GemmBlocking Avx512 { get; } = new(256, 144, 2048);
+    public static GemmBlocking Avx2 { get; } = new(256, 144, 2048);
+    public static GemmBlocking Portable { get; } = new(256, 128, 2048);
+    public static GemmBlocking Scalar { get; } = new(256, 64, 1024);
 }
 
 /// <summary>The blocked GEMM loop nest for one micro-kernel and epilogue, on the calling thread or split over the pool.</summary>
@@ -48,6 +49,7 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
     }
 
     /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(in GemmProblem p, in TEpilogue epilogue, GemmBlocking blocking,
         int rowStart, int rowEnd, int colStart, int colEnd)
     {

@@ -31,6 +31,8 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     public static int Rows => 12;
     public static int Columns => 2 * 16;
 
+    // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default;
@@ -123,6 +125,8 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
     public static int Rows => 6;
     public static int Columns => 2 * 8;
 
+    // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector256<float> c0_0 = default, c0_1 = default;
@@ -179,6 +183,8 @@ internal readonly unsafe struct PortableVectorMicroKernel : IMicroKernel
     public static int Rows => 4;
     public static int Columns => 2 * Vector<float>.Count;
 
+    // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector<float> c0_0 = default, c0_1 = default;
@@ -224,6 +230,8 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
     public static int Rows => 4;
     public static int Columns => 4;
 
+    // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;

@@ -11,6 +11,7 @@ namespace Graph.Runtime.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs rows [row0, row0+rows) and k range [k0, k0+kc) of op(A) into MR-row micro-panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(int mr, Transpose transA, float* a, nint lda, int row0, int rows, int k0, int kc, float* packed)
     {
         for (int panelRow = 0; panelRow < rows; panelRow += mr)
@@ -42,6 +43,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs k range [k0, k0+kc) and columns [col0, col0+cols) of op(B) into NR-column micro-panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(int nr, Transpose transB, float* b, nint ldb, int k0, int kc, int col0, int cols, float* packed)
     {
         for (int panelCol = 0; panelCol < cols; panelCol += nr)

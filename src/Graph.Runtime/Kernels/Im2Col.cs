@@ -1,5 +1,6 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Graph.Runtime.Kernels;
 
@@ -11,6 +12,7 @@ namespace Graph.Runtime.Kernels;
 internal static unsafe class Im2Col
 {
     /// <summary>Writes the patch matrix (PatchLength × OutSpatial) of one image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Unfold(in Conv2dShape s, float* image, float* columns)
     {
         int outHeight = s.OutHeight, outWidth = s.OutWidth;
@@ -37,6 +39,7 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>Adds the patch matrix of one image back onto the image (the adjoint of <see cref="Unfold"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FoldAdd(in Conv2dShape s, float* columns, float* image)
     {
         int outHeight = s.OutHeight, outWidth = s.OutWidth;

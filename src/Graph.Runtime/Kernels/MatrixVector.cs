@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace Graph.Runtime.Kernels;
 
@@ -65,6 +66,7 @@ internal static unsafe class MatrixVector
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compute<TSimd, TVector, TEpilogue>(in Problem problem, in TEpilogue epilogue, int start, int end)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {
