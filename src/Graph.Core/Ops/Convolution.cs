@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Graph.Builder;
 using Graph.Interpretation;
@@ -204,69 +205,48 @@ internal static class ConvReference
 {
     public static TensorValue Forward(TensorValue x, TensorValue w, Window2d win)
     {
-        int n = x.Dims[0], c = x.Dims[1], h = x.Dims[2], wd = x.Dims[3], o = w.Dims[0];
-        int oh = win.OutH(h), ow = win.OutW(wd);
-        var y = new double[n * o * oh * ow];
-        for (int b = 0; b < n; b++)
-            for (int f = 0; f < o; f++)
-                for (int i = 0; i < oh; i++)
-                    for (int j = 0; j < ow; j++)
-                    {
-                        double sum = 0;
-                        for (int ch = 0; ch < c; ch++)
-                            for (int ki = 0; ki < win.KernelH; ki++)
-                                for (int kj = 0; kj < win.KernelW; kj++)
-                                {
-                                    int r = i * win.StrideH - win.PadH + ki, s = j * win.StrideW - win.PadW + kj;
-                                    if (r < 0 || r >= h || s < 0 || s >= wd) continue;
-                                    sum += x.Data[((b * c + ch) * h + r) * wd + s] * w.Data[((f * c + ch) * win.KernelH + ki) * win.KernelW + kj];
-                                }
-                        y[((b * o + f) * oh + i) * ow + j] = sum;
-                    }
-        return new TensorValue(new[] { n, o, oh, ow }, y);
+        int oh = win.OutH(x.Dims[2]), ow = win.OutW(x.Dims[3]);
+        var y = TensorValue.Zeros(new[] { x.Dims[0], w.Dims[0], oh, ow });
+        ForEachTap(x.Dims, w.Dims[0], win, (yi, xi, wi) => y.Data[yi] += x.Data[xi] * w.Data[wi]);
+        return y;
     }
 
-    public static TensorValue InputGrad(TensorValue dy, TensorValue w, Window2d win, int h, int wd)
+    public static TensorValue InputGrad(TensorValue dy, TensorValue w, Window2d win, int h, int width)
     {
-        int n = dy.Dims[0], o = dy.Dims[1], oh = dy.Dims[2], ow = dy.Dims[3], c = w.Dims[1];
-        var dx = new double[n * c * h * wd];
-        for (int b = 0; b < n; b++)
-            for (int f = 0; f < o; f++)
-                for (int i = 0; i < oh; i++)
-                    for (int j = 0; j < ow; j++)
-                    {
-                        double g = dy.Data[((b * o + f) * oh + i) * ow + j];
-                        for (int ch = 0; ch < c; ch++)
-                            for (int ki = 0; ki < win.KernelH; ki++)
-                                for (int kj = 0; kj < win.KernelW; kj++)
-                                {
-                                    int r = i * win.StrideH - win.PadH + ki, s = j * win.StrideW - win.PadW + kj;
-                                    if (r < 0 || r >= h || s < 0 || s >= wd) continue;
-                                    dx[((b * c + ch) * h + r) * wd + s] += g * w.Data[((f * c + ch) * win.KernelH + ki) * win.KernelW + kj];
-                                }
-                    }
-        return new TensorValue(new[] { n, c, h, wd }, dx);
+        var dx = TensorValue.Zeros(new[] { dy.Dims[0], w.Dims[1], h, width });
+        ForEachTap(dx.Dims, w.Dims[0], win, (yi, xi, wi) => dx.Data[xi] += dy.Data[yi] * w.Data[wi]);
+        return dx;
     }
 
     public static TensorValue FilterGrad(TensorValue x, TensorValue dy, Window2d win)
     {
-        int n = x.Dims[0], c = x.Dims[1], h = x.Dims[2], wd = x.Dims[3], o = dy.Dims[1], oh = dy.Dims[2], ow = dy.Dims[3];
-        var dw = new double[o * c * win.KernelH * win.KernelW];
+        var dw = TensorValue.Zeros(new[] { dy.Dims[1], x.Dims[1], win.KernelH, win.KernelW });
+        ForEachTap(x.Dims, dy.Dims[1], win, (yi, xi, wi) => dw.Data[wi] += dy.Data[yi] * x.Data[xi]);
+        return dw;
+    }
+
+    /// <summary>
+    /// Visits every (output, input, filter) index triple of a convolution of an input of <paramref name="xDims"/>
+    /// [N,C,H,W] with <paramref name="filters"/> filters, skipping taps that fall in the zero padding.
+    /// </summary>
+    private static void ForEachTap(int[] xDims, int filters, Window2d win, Action<int, int, int> visit)
+    {
+        int n = xDims[0], c = xDims[1], h = xDims[2], wd = xDims[3];
+        int oh = win.OutH(h), ow = win.OutW(wd);
         for (int b = 0; b < n; b++)
-            for (int f = 0; f < o; f++)
+            for (int f = 0; f < filters; f++)
                 for (int i = 0; i < oh; i++)
                     for (int j = 0; j < ow; j++)
                     {
-                        double g = dy.Data[((b * o + f) * oh + i) * ow + j];
+                        int yi = ((b * filters + f) * oh + i) * ow + j;
                         for (int ch = 0; ch < c; ch++)
                             for (int ki = 0; ki < win.KernelH; ki++)
                                 for (int kj = 0; kj < win.KernelW; kj++)
                                 {
                                     int r = i * win.StrideH - win.PadH + ki, s = j * win.StrideW - win.PadW + kj;
                                     if (r < 0 || r >= h || s < 0 || s >= wd) continue;
-                                    dw[((f * c + ch) * win.KernelH + ki) * win.KernelW + kj] += g * x.Data[((b * c + ch) * h + r) * wd + s];
+                                    visit(yi, ((b * c + ch) * h + r) * wd + s, ((f * c + ch) * win.KernelH + ki) * win.KernelW + kj);
                                 }
                     }
-        return new TensorValue(new[] { o, c, win.KernelH, win.KernelW }, dw);
     }
 }
