@@ -121,6 +121,10 @@ internal sealed class DefinitionEvaluator
             case IExpressionStatementOperation expression:
                 Evaluate(expression.Operation, frame);
                 return Completion.Normal;
+            case IThrowOperation:
+                // A throw statement (not wrapped in an expression statement): reports GRAPH011.
+                Evaluate(statement, frame);
+                return Completion.Normal;
             case IConditionalOperation conditional:
                 {
                     var branch = EvaluateBool(conditional.Condition, frame) ? conditional.WhenTrue : conditional.WhenFalse;
@@ -275,7 +279,7 @@ internal sealed class DefinitionEvaluator
                 return DefaultOf(defaultValue.Type, operation);
             case IThrowOperation thrown:
                 throw Error(DiagnosticDescriptors.DefinitionThrows, operation,
-                    thrown.Exception?.Type?.Name ?? "an exception", ThrownMessage(thrown.Exception, frame));
+                    ((thrown.Exception as IConversionOperation)?.Operand ?? thrown.Exception)?.Type?.Name ?? "an exception", ThrownMessage(thrown.Exception, frame));
             case IInvalidOperation:
                 throw new CompileErrorsException();
             default:
@@ -766,6 +770,8 @@ internal sealed class DefinitionEvaluator
     private static string Describe(IOperation operation) => operation switch
     {
         IAnonymousFunctionOperation => "a lambda or anonymous method",
+        IDelegateCreationOperation { Target: IAnonymousFunctionOperation } => "a lambda or anonymous method",
+        IDelegateCreationOperation => "a method group used as a delegate",
         ISwitchOperation => "a switch statement",
         ISwitchExpressionOperation => "a switch expression",
         IIsPatternOperation or IIsTypeOperation => "a type or pattern test",
