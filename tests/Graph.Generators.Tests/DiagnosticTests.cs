@@ -114,6 +114,24 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void GRAPH003_mutable_static_field()
+    {
+        var d = Single("""
+            [Model]
+            public partial class Mutable
+            {
+                static int s_width = 4;
+                static void Define(ModelBuilder m)
+                {
+                    var x = m.Input("x", s_width);
+                }
+            }
+            """, "GRAPH003");
+        AssertAt(d, 8, 30);
+        Assert.Contains("field 'Mutable.s_width'", d.GetMessage());
+    }
+
+    [Fact]
     public void GRAPH004_shape_error_at_the_users_call()
     {
         var d = Single("""

@@ -256,6 +256,37 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void Static_readonly_fields_and_static_properties_of_the_users_code_match_run_time()
+    {
+        var text = AssertSameAsRunTime("""
+            using Graph; using Graph.Builder;
+            static class Settings
+            {
+                public static readonly int[] Widths = { 32, 16 };
+                public static int Classes => Widths.Length * 2 + 1;
+                public static double Dropout { get; } = 0.25;
+            }
+            [Model]
+            public partial class FromSettings
+            {
+                static readonly string Prefix = "layer";
+                static void Define(ModelBuilder m)
+                {
+                    var h = m.Input("x", 10);
+                    var y = m.Labels("y", Settings.Classes);
+                    for (int i = 0; i < Settings.Widths.Length; i++)
+                        h = h.Dense(Settings.Widths[i], Prefix + i).Relu().Dropout(Settings.Dropout);
+                    var logits = h.Dense(Settings.Classes, "head");
+                    m.Output(logits);
+                    m.Loss(logits.SoftmaxCrossEntropy(y));
+                }
+            }
+            """, "FromSettings");
+        Assert.Contains("%layer1.weight : f32[32,16]", text);
+        Assert.Contains("%head.weight : f32[16,5]", text);
+    }
+
+    [Fact]
     public void Nested_model_class_in_a_namespace_compiles_with_the_generated_part()
     {
         var run = GeneratorHarness.Run("""
