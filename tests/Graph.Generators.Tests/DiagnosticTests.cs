@@ -319,6 +319,37 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void GRAPH012_api_the_generator_does_not_know()
+    {
+        // A "Graph.Core" from another version, with a member the generator's copy lacks.
+        var otherCore = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("Graph.Core",
+            new[] { Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("""
+                namespace Graph { [System.AttributeUsage(System.AttributeTargets.Class)] public sealed class ModelAttribute : System.Attribute { public string Definition { get; set; } = "Define"; } }
+                namespace Graph.Builder
+                {
+                    public sealed class ModelBuilder { }
+                    public static class Experimental { public static void Magic(ModelBuilder m) { } }
+                }
+                """) },
+            GeneratorHarness.FrameworkReferences.Value,
+            new Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        var run = GeneratorHarness.RunWith(Usings + """
+            [Model]
+            public partial class FromTheFuture
+            {
+                static void Define(ModelBuilder m)
+                {
+                    Experimental.Magic(m);
+                }
+            }
+            """, otherCore.ToMetadataReference());
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("GRAPH012", d.Id);
+        AssertAt(d, 7, 22);
+        Assert.Contains("Graph.Builder.Experimental.Magic(Graph.Builder.ModelBuilder)", d.GetMessage());
+    }
+
+    [Fact]
     public void Compile_errors_in_the_definition_keep_the_generator_silent()
     {
         var run = GeneratorHarness.Run(Usings + """

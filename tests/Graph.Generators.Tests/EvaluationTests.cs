@@ -155,6 +155,35 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void Arithmetic_follows_CSharp_semantics()
+    {
+        var text = AssertSameAsRunTime("""
+            using Graph; using Graph.Builder;
+            [Model]
+            public partial class Numbers
+            {
+                static void Define(ModelBuilder m)
+                {
+                    float f = 16777216f;
+                    f = f + 1f;                    // float precision: stays 16777216
+                    double d = -2.7;
+                    int big = int.MaxValue;
+                    int wide = 300;
+                    long l = 3;
+                    l *= 1L << 33;
+                    bool flag = !(d > 0) && (big ^ 1) != 0 || false;
+                    string name = $"w{(int)f}_{(int)d}_{7 % -3}_{(byte)wide}_{big + 1}_{l}_{flag}_{1.0 / 3}_{2.5f * 2}_{'c'}";
+                    var x = m.Input("x", 3);
+                    var p = x.Dense(1, name);
+                    m.Output(p);
+                    m.Loss(p.Mean());
+                }
+            }
+            """, "Numbers");
+        Assert.Contains("%w16777216_-2_1_44_-2147483648_25769803776_True_0.3333333333333333_5_c.weight", text);
+    }
+
+    [Fact]
     public void String_interpolation_names_are_culture_invariant()
     {
         // A culture whose decimal separator is a comma: the build must not depend on it.

@@ -20,16 +20,29 @@ internal static class GeneratorHarness
 
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
-    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+    // The framework's own assemblies; never the test's other dependencies, where the generator
+    // (with its linked copy of the core) would clash with Graph.Core.
+    public static readonly Lazy<ImmutableArray<MetadataReference>> FrameworkReferences = new(() =>
     {
-        // The framework's own assemblies plus the run-time Graph.Core; never the test's other
-        // dependencies, where the generator (with its linked copy of the core) would clash.
         string frameworkDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
-        var paths = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(p => string.Equals(Path.GetDirectoryName(p), frameworkDir, StringComparison.Ordinal));
-        return paths.Append(typeof(global::Graph.Builder.ModelBuilder).Assembly.Location)
+        return ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(p => string.Equals(Path.GetDirectoryName(p), frameworkDir, StringComparison.Ordinal))
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
     });
+
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+        FrameworkReferences.Value.Add(MetadataReference.CreateFromFile(typeof(global::Graph.Builder.ModelBuilder).Assembly.Location)));
+
+    /// <summary>Runs the generator on <paramref name="source"/> compiled against the framework and <paramref name="references"/> only.</summary>
+    public static GeneratorRun RunWith(string source, params MetadataReference[] references)
+    {
+        var compilation = CSharpCompilation.Create("UserModels",
+            new[] { CSharpSyntaxTree.ParseText(source, ParseOptions, ModelPath) },
+            FrameworkReferences.Value.AddRange(references),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        return new GeneratorRun(driver, compilation, output, diagnostics);
+    }
 
     public static CSharpCompilation Compile(string source, params string[] moreSources)
     {
