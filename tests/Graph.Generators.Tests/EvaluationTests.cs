@@ -269,6 +269,8 @@ public class EvaluationTests
                     foreach (var i in Enumerable.Range(0, sizes.Length)) sizes[i] = 10 + i * count;
                     Tensor Block(Tensor t, int units) => t.Dense(units, bias: units % 2 == 0).Elu();
                     h = h.Flatten();
+                    int features = h.Shape[1] + h.Shape.Rank - 2;   // 16: Graph API properties and indexers
+                    h = h.Dense(features, "square");
                     foreach (int units in sizes)
                     {
                         if (units > 30) break;
