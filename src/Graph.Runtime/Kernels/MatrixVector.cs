@@ -33,13 +33,12 @@ internal static unsafe class MatrixVector
     // Below this many multiply-adds a second thread costs more to wake than it saves.
     private const long ParallelThreshold = 1 << 18;
 
-    public static void Multiply<TEpilogue>(Problem problem, in TEpilogue epilogue, bool allowParallel)
+    public static void Multiply<TEpilogue>(Problem problem, in TEpilogue epilogue, KernelIsa isa, bool allowParallel)
         where TEpilogue : struct, IEpilogue
     {
         int parts = allowParallel && (long)problem.Length * problem.K >= ParallelThreshold
             ? Math.Min(WorkerPool.ThreadCount, (problem.Length + 63) / 64)
             : 1;
-        KernelIsa isa = KernelIsaSelector.Current;
         if (parts <= 1)
         {
             Compute(isa, problem, epilogue, 0, problem.Length);
