@@ -125,6 +125,31 @@ public class DeterminismAndAllocationTests
         }
     }
 
+    [Fact]
+    public void ExceptionInAWorkerReachesTheCallerAndThePoolKeepsWorking()
+    {
+        const int m = 240, n = 256, k = 64;
+        float[] a = Random(m * k, 8), b = Random(k * n, 9);
+        var c = new float[m * n];
+        WithThreads(2, () =>
+        {
+            // Rows are split across threads; the last row belongs to the worker's part.
+            Assert.Throws<InvalidOperationException>(() =>
+                Gemm.Multiply(Transpose.None, Transpose.None, m, n, k, a, k, b, n, c, n, false, new ThrowingEpilogue(m - 1)));
+            var (product, scale) = ReferenceKernels.Gemm(Transpose.None, Transpose.None, m, n, k, a, k, b, n);
+            Gemm.Multiply(Transpose.None, Transpose.None, m, n, k, a, k, b, n, c, n);
+            for (int i = 0; i < c.Length; i++) AssertClose(product[i], scale[i], c[i], $"element {i}");
+        });
+    }
+
+    private readonly struct ThrowingEpilogue(int failingRow) : IEpilogue
+    {
+        public void Apply(Span<float> values, int row, int col)
+        {
+            if (row == failingRow) throw new InvalidOperationException("epilogue failure");
+        }
+    }
+
     private static void WithThreads(int threads, Action action)
     {
         int previous = WorkerPool.ThreadCount;
