@@ -1,0 +1,248 @@
+using System;
+using System.Numerics.Tensors;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>
+/// 2-D convolution (cross-correlation, as in PyTorch) over NCHW tensors through im2col and <see cref="Gemm"/>.
+/// Batches are split across <see cref="WorkerPool"/> threads image by image, each thread with its own slice of the
+/// caller's workspace; a single image instead runs its GEMM across the threads. The kernels never allocate.
+/// </summary>
+public static unsafe class Conv2d
+{
+    /// <summary>
+    /// Floats of scratch that <see cref="Forward"/>, <see cref="BackwardInput"/> and <see cref="BackwardFilter"/>
+    /// need to use every <see cref="WorkerPool"/> thread on a batch of <paramref name="batch"/> images: per thread,
+    /// one image's patch matrix (PatchLength × OutSpatial, omitted for pointwise convolutions) and one partial filter
+    /// gradient. A smaller workspace still works, with fewer threads, as long as it holds one thread's share.
+    /// </summary>
+    public static int WorkspaceLength(in Conv2dShape shape, int batch)
+    {
+        shape.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        return checked(Math.Max(1, Math.Min(WorkerPool.ThreadCount, batch)) * PerThreadWorkspace(shape));
+    }
+
+    /// <summary>
+    /// <c>output[n, o] = Σ_c weights[o, c] ⋆ input[n, c]</c>, then <paramref name="epilogue"/> per image with rows =
+    /// output channel and columns = spatial index (oy·OutWidth + ox); e.g. <see cref="BiasRowsEpilogue"/> adds a bias.
+    /// </summary>
+    /// <param name="s">The convolution's geometry.</param>
+    /// <param name="batch">Images in the batch (N).</param>
+    /// <param name="input">[N, Channels, Height, Width].</param>
+    /// <param name="weights">[OutChannels, Channels, KernelH, KernelW].</param>
+    /// <param name="output">[N, OutChannels, OutHeight, OutWidth], overwritten.</param>
+    /// <param name="workspace">Scratch of at least one thread's share of <see cref="WorkspaceLength"/>.</param>
+    /// <param name="epilogue">Applied to each finished run of output values.</param>
+    public static void Forward<TEpilogue>(in Conv2dShape s, int batch, ReadOnlySpan<float> input, ReadOnlySpan<float> weights,
+        Span<float> output, Span<float> workspace, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
+    {
+        Check(s, batch, input.Length, s.InputImageLength, nameof(input));
+        Check(s, batch, output.Length, s.OutputImageLength, nameof(output));
+        fixed (float* inputPointer = input)
+        fixed (float* weightsPointer = weights)
+        fixed (float* outputPointer = output)
+        fixed (float* workspacePointer = workspace)
+        {
+            var job = new ConvolutionJob<TEpilogue>.Arguments(ConvolutionPass.Forward, s, inputPointer, weightsPointer,
+                outputPointer, workspacePointer, accumulate: false);
+            Run(job, batch, workspace.Length, weights.Length, epilogue);
+        }
+    }
+
+    /// <summary><see cref="Forward{TEpilogue}"/> without an epilogue.</summary>
+    public static void Forward(in Conv2dShape s, int batch, ReadOnlySpan<float> input, ReadOnlySpan<float> weights,
+        Span<float> output, Span<float> workspace) =>
+        Forward(s, batch, input, weights, output, workspace, new NoEpilogue());
+
+    /// <summary>Gradient with respect to the input, overwriting <paramref name="gradInput"/> [N, Channels, Height, Width].</summary>
+    /// <param name="s">The convolution's geometry.</param>
+    /// <param name="batch">Images in the batch (N).</param>
+    /// <param name="gradOutput">[N, OutChannels, OutHeight, OutWidth].</param>
+    /// <param name="weights">[OutChannels, Channels, KernelH, KernelW].</param>
+    /// <param name="gradInput">[N, Channels, Height, Width], overwritten.</param>
+    /// <param name="workspace">Scratch of at least one thread's share of <see cref="WorkspaceLength"/>.</param>
+    public static void BackwardInput(in Conv2dShape s, int batch, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weights,
+        Span<float> gradInput, Span<float> workspace)
+    {
+        Check(s, batch, gradOutput.Length, s.OutputImageLength, nameof(gradOutput));
+        Check(s, batch, gradInput.Length, s.InputImageLength, nameof(gradInput));
+        fixed (float* gradOutputPointer = gradOutput)
+        fixed (float* weightsPointer = weights)
+        fixed (float* gradInputPointer = gradInput)
+        fixed (float* workspacePointer = workspace)
+        {
+            var job = new ConvolutionJob<NoEpilogue>.Arguments(ConvolutionPass.BackwardInput, s, gradInputPointer,
+                weightsPointer, gradOutputPointer, workspacePointer, accumulate: false);
+            Run(job, batch, workspace.Length, weights.Length, new NoEpilogue());
+        }
+    }
+
+    /// <summary>
+    /// Gradient with respect to the weights, summed over the batch, written to (or, when
+    /// <paramref name="accumulate"/>, added to) <paramref name="gradWeights"/>. Each thread sums its contiguous
+    /// range of images, then the per-thread partials are added in thread order: bit-identical for a given thread
+    /// count and workspace size.
+    /// </summary>
+    /// <param name="s">The convolution's geometry.</param>
+    /// <param name="batch">Images in the batch (N).</param>
+    /// <param name="input">[N, Channels, Height, Width].</param>
+    /// <param name="gradOutput">[N, OutChannels, OutHeight, OutWidth].</param>
+    /// <param name="gradWeights">[OutChannels, Channels, KernelH, KernelW].</param>
+    /// <param name="workspace">Scratch of at least one thread's share of <see cref="WorkspaceLength"/>.</param>
+    /// <param name="accumulate">Add to <paramref name="gradWeights"/> instead of overwriting it.</param>
+    public static void BackwardFilter(in Conv2dShape s, int batch, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
+        Span<float> gradWeights, Span<float> workspace, bool accumulate)
+    {
+        Check(s, batch, input.Length, s.InputImageLength, nameof(input));
+        Check(s, batch, gradOutput.Length, s.OutputImageLength, nameof(gradOutput));
+        fixed (float* inputPointer = input)
+        fixed (float* gradOutputPointer = gradOutput)
+        fixed (float* gradWeightsPointer = gradWeights)
+        fixed (float* workspacePointer = workspace)
+        {
+            if (batch == 0)
+            {
+                if (!accumulate) gradWeights[..s.WeightsLength].Clear();
+                return;
+            }
+            var job = new ConvolutionJob<NoEpilogue>.Arguments(ConvolutionPass.BackwardFilter, s, inputPointer,
+                gradWeightsPointer, gradOutputPointer, workspacePointer, accumulate);
+            int parts = Run(job, batch, workspace.Length, gradWeights.Length, new NoEpilogue());
+            // Fixed-order reduction of the other threads' partial sums into part 0's result.
+            var total = gradWeights[..s.WeightsLength];
+            int perThread = PerThreadWorkspace(s);
+            for (int part = 1; part < parts; part++)
+                TensorPrimitives.Add(total, workspace.Slice(part * perThread + ColumnsLength(s), s.WeightsLength), total);
+        }
+    }
+
+    /// <summary>Validates the shared arguments, splits the batch and runs the job; returns the number of parts.</summary>
+    private static int Run<TEpilogue>(in ConvolutionJob<TEpilogue>.Arguments arguments, int batch, int workspaceLength,
+        int weightsLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
+    {
+        Conv2dShape s = arguments.Shape;
+        if (weightsLength < s.WeightsLength)
+            throw new ArgumentException($"Needs {s.WeightsLength} weights for {s}, got {weightsLength}.", "weights");
+        int perThread = PerThreadWorkspace(s);
+        if (workspaceLength < perThread)
+            throw new ArgumentException($"Needs a workspace of at least {perThread} floats for {s}, got {workspaceLength}.", "workspace");
+        if (batch == 0) return 0;
+        // Split over images when there are enough of them; a single image parallelizes inside its GEMM instead.
+        int parts = Math.Min(Math.Min(WorkerPool.ThreadCount, batch), workspaceLength / perThread);
+        var job = ConvolutionJob<TEpilogue>.ForCurrentThread;
+        job.Set(arguments, epilogue, batch, innerParallel: parts == 1);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+        return parts;
+    }
+
+    private static void Check(in Conv2dShape s, int batch, int length, int imageLength, string name)
+    {
+        s.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        if (length < (long)batch * imageLength)
+            throw new ArgumentException($"Needs {(long)batch * imageLength} floats for {batch} images of {s}, got {length}.", name);
+    }
+
+    internal static int ColumnsLength(in Conv2dShape s) => s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial);
+
+    private static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + s.WeightsLength);
+}
+
+internal enum ConvolutionPass { Forward, BackwardInput, BackwardFilter }
+
+/// <summary>One convolution pass over a batch, split into fixed contiguous ranges of images.</summary>
+internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpilogue : struct, IEpilogue
+{
+    /// <summary>
+    /// Pointers for a pass: <see cref="Image"/> is the input (forward, filter gradient) or the input gradient
+    /// (input gradient); <see cref="Filters"/> the weights or the weight gradient; <see cref="Result"/> the output
+    /// or the output gradient.
+    /// </summary>
+    internal readonly struct Arguments(ConvolutionPass pass, Conv2dShape shape, float* image, float* filters,
+        float* result, float* workspace, bool accumulate)
+    {
+        public readonly ConvolutionPass Pass = pass;
+        public readonly Conv2dShape Shape = shape;
+        public readonly float* Image = image, Filters = filters, Result = result, Workspace = workspace;
+        public readonly bool Accumulate = accumulate;
+    }
+
+    [ThreadStatic] private static ConvolutionJob<TEpilogue>? t_instance;
+
+    private Arguments _arguments;
+    private TEpilogue _epilogue;
+    private int _batch;
+    private bool _innerParallel;
+
+    public static ConvolutionJob<TEpilogue> ForCurrentThread => t_instance ??= new ConvolutionJob<TEpilogue>();
+
+    public void Set(in Arguments arguments, in TEpilogue epilogue, int batch, bool innerParallel)
+    {
+        _arguments = arguments;
+        _epilogue = epilogue;
+        _batch = batch;
+        _innerParallel = innerParallel;
+    }
+
+    public void Clear() => _epilogue = default;
+
+    public override void Execute(int part, int partCount)
+    {
+        int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
+        Conv2dShape s = _arguments.Shape;
+        float* workspace = _arguments.Workspace + (nint)part * (Conv2d.ColumnsLength(s) + s.WeightsLength);
+        for (int n = first; n < end; n++)
+        {
+            switch (_arguments.Pass)
+            {
+                case ConvolutionPass.Forward: ForwardImage(s, n, workspace); break;
+                case ConvolutionPass.BackwardInput: BackwardInputImage(s, n, workspace); break;
+                default: BackwardFilterImage(s, n, workspace, part, first: n == first); break;
+            }
+        }
+    }
+
+    private void ForwardImage(in Conv2dShape s, int n, float* columns)
+    {
+        float* image = _arguments.Image + (nint)n * s.InputImageLength;
+        if (s.IsPointwise) columns = image;
+        else Im2Col.Unfold(s, image, columns);
+        // output[n] (O × P) = weights (O × CKK) · columns (CKK × P)
+        var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
+            _arguments.Filters, s.PatchLength, columns, s.OutSpatial,
+            _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, accumulate: false);
+        Gemm.MultiplyUnchecked(problem, _epilogue, _innerParallel);
+    }
+
+    private void BackwardInputImage(in Conv2dShape s, int n, float* columns)
+    {
+        float* gradImage = _arguments.Image + (nint)n * s.InputImageLength;
+        // columns (CKK × P) = weightsᵀ (CKK × O) · gradOutput[n] (O × P); pointwise writes the image directly.
+        float* target = s.IsPointwise ? gradImage : columns;
+        var problem = new GemmProblem(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
+            _arguments.Filters, s.PatchLength, _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial,
+            target, s.OutSpatial, accumulate: false);
+        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _innerParallel);
+        if (s.IsPointwise) return;
+        new Span<float>(gradImage, s.InputImageLength).Clear();
+        Im2Col.FoldAdd(s, columns, gradImage);
+    }
+
+    private void BackwardFilterImage(in Conv2dShape s, int n, float* workspace, int part, bool first)
+    {
+        float* image = _arguments.Image + (nint)n * s.InputImageLength;
+        float* columns = workspace;
+        if (s.IsPointwise) columns = image;
+        else Im2Col.Unfold(s, image, columns);
+        // Part 0 sums straight into the result; the others into their partial, added afterwards in part order.
+        float* target = part == 0 ? _arguments.Filters : workspace + Conv2d.ColumnsLength(s);
+        bool accumulate = !first || (part == 0 && _arguments.Accumulate);
+        // gradWeights (O × CKK) += gradOutput[n] (O × P) · columnsᵀ (P × CKK)
+        var problem = new GemmProblem(Transpose.None, Transpose.Transposed, s.OutChannels, s.PatchLength, s.OutSpatial,
+            _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, columns, s.OutSpatial,
+            target, s.PatchLength, accumulate);
+        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _innerParallel);
+    }
+}

@@ -1,0 +1,139 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>
+/// Single-precision matrix multiplication for row-major matrices: packed panels, cache blocking and an FMA
+/// register-tile micro-kernel per instruction set (see <see cref="KernelIsa"/>), split across
+/// <see cref="WorkerPool"/> threads. Results are bit-identical run to run and for any thread count: work is
+/// split over output tiles only, and every output element's sum is formed in the same order.
+/// Steady-state calls allocate nothing.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>
+    /// <c>C = op(A) · op(B)</c>, or <c>C += op(A) · op(B)</c> when <paramref name="accumulate"/>, then
+    /// <paramref name="epilogue"/> over every element of C. op(A) is m×k and op(B) is k×n.
+    /// </summary>
+    /// <param name="transA"><see cref="Transpose.None"/>: A is stored m×k; <see cref="Transpose.Transposed"/>: k×m.</param>
+    /// <param name="transB"><see cref="Transpose.None"/>: B is stored k×n; <see cref="Transpose.Transposed"/>: n×k.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The summed dimension.</param>
+    /// <param name="a">A, row-major, <paramref name="lda"/> floats between row starts.</param>
+    /// <param name="lda">Leading dimension of A as stored (at least its stored row length).</param>
+    /// <param name="b">B, row-major, <paramref name="ldb"/> floats between row starts.</param>
+    /// <param name="ldb">Leading dimension of B as stored.</param>
+    /// <param name="c">C (m×n), row-major, <paramref name="ldc"/> floats between row starts.</param>
+    /// <param name="ldc">Leading dimension of C (at least n).</param>
+    /// <param name="accumulate">Add the product to C's contents instead of overwriting them.</param>
+    /// <param name="epilogue">Applied to each finished run of C elements while still in cache.</param>
+    public static void Multiply<TEpilogue>(Transpose transA, Transpose transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
+        bool accumulate, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        bool aTransposed = transA == Transpose.Transposed, bTransposed = transB == Transpose.Transposed;
+        CheckOperand(a.Length, aTransposed ? k : m, aTransposed ? m : k, lda, nameof(a));
+        CheckOperand(b.Length, bTransposed ? n : k, bTransposed ? k : n, ldb, nameof(b));
+        CheckOperand(c.Length, m, n, ldc, nameof(c));
+        fixed (float* aPointer = a)
+        fixed (float* bPointer = b)
+        fixed (float* cPointer = c)
+        {
+            var problem = new GemmProblem(transA, transB, m, n, k, aPointer, lda, bPointer, ldb, cPointer, ldc, accumulate);
+            MultiplyUnchecked(problem, epilogue, allowParallel: true);
+        }
+    }
+
+    /// <summary><c>C = op(A) · op(B)</c> (or <c>+=</c> when <paramref name="accumulate"/>) without an epilogue; see the generic overload.</summary>
+    public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate = false) =>
+        Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, new NoEpilogue());
+
+    /// <summary>
+    /// The product on raw pointers, for kernels built on GEMM. <paramref name="allowParallel"/> false keeps it on
+    /// the calling thread (used when the caller already splits its work across the pool).
+    /// </summary>
+    internal static void MultiplyUnchecked<TEpilogue>(in GemmProblem problem, in TEpilogue epilogue, bool allowParallel)
+        where TEpilogue : struct, IEpilogue
+    {
+        if (problem.M == 0 || problem.N == 0) return;
+        if (problem.K == 0)
+        {
+            FinishEmptyProduct(problem, epilogue);
+            return;
+        }
+        if (problem.M == 1 || problem.N == 1)
+        {
+            MatrixVector.Multiply(AsMatrixVector(problem), epilogue, allowParallel);
+            return;
+        }
+        switch (KernelIsaSelector.Current)
+        {
+            case KernelIsa.Avx512: GemmDriver<Avx512MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx512, allowParallel); break;
+            case KernelIsa.Avx2: GemmDriver<Avx2MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx2, allowParallel); break;
+            case KernelIsa.Vector: GemmDriver<PortableVectorMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Portable, allowParallel); break;
+            default: GemmDriver<ScalarMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Scalar, allowParallel); break;
+        }
+    }
+
+    private static void CheckOperand(int length, int rows, int cols, int ld, string name)
+    {
+        if (ld < cols)
+            throw new ArgumentOutOfRangeException(name, $"Leading dimension {ld} is smaller than the stored row length {cols}.");
+        long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (length < needed)
+            throw new ArgumentException($"Needs at least {needed} elements for {rows}×{cols} with leading dimension {ld}, got {length}.", name);
+    }
+
+    /// <summary>k == 0: the product is zero, so C is cleared (or kept when accumulating) and finished.</summary>
+    private static void FinishEmptyProduct<TEpilogue>(in GemmProblem problem, in TEpilogue epilogue)
+        where TEpilogue : struct, IEpilogue
+    {
+        TEpilogue finish = epilogue;
+        for (int row = 0; row < problem.M; row++)
+        {
+            var values = new Span<float>(problem.C + row * problem.Ldc, problem.N);
+            if (!problem.Accumulate) values.Clear();
+            finish.Apply(values, row, 0);
+        }
+    }
+
+    private static MatrixVector.Problem AsMatrixVector(in GemmProblem p)
+    {
+        bool aTransposed = p.TransA == Transpose.Transposed, bTransposed = p.TransB == Transpose.Transposed;
+        if (p.M == 1)
+        {
+            // y = row 0 of C; x = row 0 of op(A); M[j, q] = op(B)[q, j].
+            return new MatrixVector.Problem
+            {
+                Length = p.N, K = p.K, Matrix = p.B, Ld = p.Ldb, RowsContiguous = bTransposed,
+                X = p.A, XStride = aTransposed ? p.Lda : 1, Y = p.C, YStride = 1,
+                Accumulate = p.Accumulate, OutputIsRow = true,
+            };
+        }
+        // y = column 0 of C; x = column 0 of op(B); M[i, q] = op(A)[i, q].
+        return new MatrixVector.Problem
+        {
+            Length = p.M, K = p.K, Matrix = p.A, Ld = p.Lda, RowsContiguous = !aTransposed,
+            X = p.B, XStride = bTransposed ? 1 : p.Ldb, Y = p.C, YStride = p.Ldc,
+            Accumulate = p.Accumulate, OutputIsRow = false,
+        };
+    }
+}
+
+/// <summary>One GEMM call's operands as raw pointers (the caller keeps them pinned for the call).</summary>
+[StructLayout(LayoutKind.Auto)]
+internal readonly unsafe struct GemmProblem(Transpose transA, Transpose transB, int m, int n, int k,
+    float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+{
+    public readonly Transpose TransA = transA, TransB = transB;
+    public readonly int M = m, N = n, K = k;
+    public readonly float* A = a, B = b, C = c;
+    public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
+    public readonly bool Accumulate = accumulate;
+}

@@ -1,0 +1,164 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>
+/// Cache-blocking sizes for one micro-kernel (the BLIS scheme): a KC×NC panel of B is packed once per k block and
+/// reused for every MC-row block of A; each packed MC×KC block of A stays in L2 while the micro-kernel sweeps it
+/// against the B panel's NR-column micro-panels, each of which stays in L1.
+/// </summary>
+/// <param name="Kc">k-block depth.</param>
+/// <param name="Mc">Rows of A packed at a time (a multiple of the kernel's MR).</param>
+/// <param name="Nc">Columns of B packed at a time (a multiple of the kernel's NR).</param>
+internal readonly record struct GemmBlocking(int Kc, int Mc, int Nc)
+{
+    // Zen 5 (48 KiB L1d, 1 MiB L2 per core): a 12×32 tile, KC·32 floats of B per micro-panel (32 KiB at KC 256)
+    // in L1, a 144×256 A block (144 KiB) in L2.
+    public static GemmBlocking Avx512 { get; } = new(256, 144, 2048);
+    public static GemmBlocking Avx2 { get; } = new(256, 144, 2048);
+    public static GemmBlocking Portable { get; } = new(256, 128, 2048);
+    public static GemmBlocking Scalar { get; } = new(256, 64, 1024);
+}
+
+/// <summary>The blocked GEMM loop nest for one micro-kernel and epilogue, on the calling thread or split over the pool.</summary>
+internal static unsafe class GemmDriver<TKernel, TEpilogue>
+    where TKernel : struct, IMicroKernel where TEpilogue : struct, IEpilogue
+{
+    // Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).
+    private const long ParallelFlopThreshold = 2_000_000;
+
+    public static void Multiply(in GemmProblem problem, in TEpilogue epilogue, GemmBlocking blocking, bool allowParallel)
+    {
+        int rowTiles = (problem.M + TKernel.Rows - 1) / TKernel.Rows;
+        int colTiles = (problem.N + TKernel.Columns - 1) / TKernel.Columns;
+        // Split the dimension with more tiles; every part packs its own operands, so no part waits on another.
+        bool splitColumns = colTiles >= rowTiles;
+        int parts = 1;
+        if (allowParallel && 2L * problem.M * problem.N * problem.K >= ParallelFlopThreshold)
+            parts = Math.Min(WorkerPool.ThreadCount, splitColumns ? colTiles : rowTiles);
+        if (parts <= 1)
+        {
+            Compute(problem, epilogue, blocking, 0, problem.M, 0, problem.N);
+            return;
+        }
+        var job = GemmJob.ForCurrentThread;
+        job.Set(problem, epilogue, blocking, splitColumns);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+    }
+
+    /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Compute(in GemmProblem p, in TEpilogue epilogue, GemmBlocking blocking,
+        int rowStart, int rowEnd, int colStart, int colEnd)
+    {
+        int mr = TKernel.Rows, nr = TKernel.Columns;
+        int kcMax = Math.Min(blocking.Kc, p.K);
+        int mcMax = RoundUp(Math.Min(blocking.Mc, rowEnd - rowStart), mr);
+        int ncMax = RoundUp(Math.Min(blocking.Nc, colEnd - colStart), nr);
+        nint packedASize = RoundUp(mcMax * kcMax, 16), packedBSize = RoundUp(ncMax * kcMax, 16);
+        float* packedA = KernelScratch.Current.Get(packedASize + packedBSize + mr * nr);
+        float* packedB = packedA + packedASize;
+        float* edgeTile = packedB + packedBSize;
+        TEpilogue finish = epilogue;
+
+        for (int jc = colStart; jc < colEnd; jc += blocking.Nc)
+        {
+            int nc = Math.Min(blocking.Nc, colEnd - jc);
+            for (int pc = 0; pc < p.K; pc += blocking.Kc)
+            {
+                int kc = Math.Min(blocking.Kc, p.K - pc);
+                bool addToC = pc > 0 || p.Accumulate;
+                bool finished = pc + kc == p.K;
+                GemmPacking.PackB(nr, p.TransB, p.B, p.Ldb, pc, kc, jc, nc, packedB);
+                for (int ic = rowStart; ic < rowEnd; ic += blocking.Mc)
+                {
+                    int mc = Math.Min(blocking.Mc, rowEnd - ic);
+                    GemmPacking.PackA(mr, p.TransA, p.A, p.Lda, ic, mc, pc, kc, packedA);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int cols = Math.Min(nr, nc - jr);
+                        float* bPanel = packedB + jr * kc;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int rows = Math.Min(mr, mc - ir);
+                            float* aPanel = packedA + ir * kc;
+                            float* cTile = p.C + (ic + ir) * p.Ldc + jc + jr;
+                            if (rows == mr && cols == nr)
+                                TKernel.Run(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
+                            else
+                            {
+                                // Edge tile: compute the whole padded tile aside, then write only the valid part.
+                                TKernel.Run(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                MergeEdgeTile(edgeTile, nr, cTile, p.Ldc, rows, cols, addToC);
+                            }
+                            if (finished)
+                                for (int r = 0; r < rows; r++)
+                                    finish.Apply(new Span<float>(cTile + r * p.Ldc, cols), ic + ir + r, jc + jr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void MergeEdgeTile(float* tile, int tileStride, float* c, nint ldc, int rows, int cols, bool addToC)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* source = tile + r * tileStride;
+            float* destination = c + r * ldc;
+            if (addToC) for (int j = 0; j < cols; j++) destination[j] += source[j];
+            else for (int j = 0; j < cols; j++) destination[j] = source[j];
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>A GEMM split into fixed column (or row) ranges of whole tiles, one per part.</summary>
+    private sealed class GemmJob : ParallelJob
+    {
+        [ThreadStatic] private static GemmJob? t_instance;
+
+        private GemmProblem _problem;
+        private TEpilogue _epilogue;
+        private GemmBlocking _blocking;
+        private bool _splitColumns;
+
+        public static GemmJob ForCurrentThread => t_instance ??= new GemmJob();
+
+        public void Set(in GemmProblem problem, in TEpilogue epilogue, GemmBlocking blocking, bool splitColumns)
+        {
+            _problem = problem;
+            _epilogue = epilogue;
+            _blocking = blocking;
+            _splitColumns = splitColumns;
+        }
+
+        /// <summary>Drops the epilogue so the job does not keep its arrays alive between calls.</summary>
+        public void Clear() => _epilogue = default;
+
+        public override void Execute(int part, int partCount)
+        {
+            if (_splitColumns)
+            {
+                (int start, int end) = TileRange(_problem.N, TKernel.Columns, part, partCount);
+                if (start < end) Compute(_problem, _epilogue, _blocking, 0, _problem.M, start, end);
+            }
+            else
+            {
+                (int start, int end) = TileRange(_problem.M, TKernel.Rows, part, partCount);
+                if (start < end) Compute(_problem, _epilogue, _blocking, start, end, 0, _problem.N);
+            }
+        }
+
+        private static (int Start, int End) TileRange(int length, int tile, int part, int partCount)
+        {
+            int tiles = (length + tile - 1) / tile;
+            int start = (int)((long)tiles * part / partCount) * tile;
+            int end = (int)((long)tiles * (part + 1) / partCount) * tile;
+            return (Math.Min(start, length), Math.Min(end, length));
+        }
+    }
+}

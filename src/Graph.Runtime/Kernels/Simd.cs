@@ -1,0 +1,101 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>
+/// The few vector operations the memory-bound kernels (matrix-vector products, reductions) need, abstracted over
+/// the register width so that one generic loop serves every <see cref="KernelIsa"/>. Implementations are structs,
+/// so the JIT specializes and inlines each call. Loads are unaligned: results never depend on buffer addresses.
+/// </summary>
+internal unsafe interface ISimd<TVector> where TVector : struct
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+    static abstract TVector Zero { get; }
+    static abstract TVector Load(float* source);
+    static abstract void Store(TVector value, float* destination);
+    static abstract TVector Broadcast(float value);
+    /// <summary><c>a · b + c</c>, fused where the instruction set has FMA.</summary>
+    static abstract TVector MultiplyAdd(TVector a, TVector b, TVector c);
+    static abstract TVector Add(TVector a, TVector b);
+    static abstract TVector Max(TVector a, TVector b);
+    /// <summary>Sum of the lanes, in a fixed order.</summary>
+    static abstract float Sum(TVector value);
+    /// <summary>Largest lane.</summary>
+    static abstract float MaxAcross(TVector value);
+}
+
+/// <summary>512-bit vectors with AVX-512F.</summary>
+internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> value) => Simd256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+}
+
+/// <summary>256-bit vectors with AVX2 and FMA.</summary>
+internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.MultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> value)
+    {
+        Vector128<float> half = Vector128.Max(value.GetLower(), value.GetUpper());
+        return MathF.Max(MathF.Max(half[0], half[1]), MathF.Max(half[2], half[3]));
+    }
+}
+
+/// <summary><see cref="Vector{T}"/> of the platform's width; multiply and add stay separate (no emulated FMA).</summary>
+internal readonly unsafe struct SimdPortable : ISimd<Vector<float>>
+{
+    public static int Count => Vector<float>.Count;
+    public static Vector<float> Zero => Vector<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Load(float* source) => Vector.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Broadcast(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) => a * b + c;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Add(Vector<float> a, Vector<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Max(Vector<float> a, Vector<float> b) => Vector.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector<float> value) => Vector.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector<float> value)
+    {
+        float max = value[0];
+        for (int i = 1; i < Vector<float>.Count; i++) max = MathF.Max(max, value[i]);
+        return max;
+    }
+}
+
+/// <summary>One float per "vector": the scalar path.</summary>
+internal readonly unsafe struct SimdScalar : ISimd<float>
+{
+    public static int Count => 1;
+    public static float Zero => 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* source) => *source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float value, float* destination) => *destination = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => a * b + c;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float a, float b) => MathF.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float value) => value;
+}

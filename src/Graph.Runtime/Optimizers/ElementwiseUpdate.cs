@@ -1,0 +1,78 @@
+using System;
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Graph.Runtime.Optimizers;
+
+/// <summary>
+/// An optimizer's per-element update written once over <see cref="Vector{T}"/> lanes. The struct
+/// carries the step's scalars; the driver specializes on it (no delegate, no boxing, no allocation).
+/// </summary>
+internal interface IUpdateKernel
+{
+    /// <summary>Updates one vector of parameters <paramref name="p"/> given gradients <paramref name="g"/>
+    /// and up to three state vectors (unused ones are zero and not stored back).</summary>
+    void Apply(ref Vector<float> p, Vector<float> g, ref Vector<float> s0, ref Vector<float> s1, ref Vector<float> s2);
+}
+
+/// <summary>Runs an <see cref="IUpdateKernel"/> over whole tensors.</summary>
+internal static class ElementwiseUpdate
+{
+    /// <summary>
+    /// Applies <paramref name="kernel"/> to every element. State spans are either empty (unused) or
+    /// as long as <paramref name="parameter"/>. The tail shorter than a vector goes through a
+    /// zero-padded stack copy, so the scalar tail uses the very same formula (and float rounding,
+    /// because vector lanes are IEEE single operations like scalar code).
+    /// </summary>
+    public static void Run<TKernel>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
+        Span<float> state0, Span<float> state1, Span<float> state2)
+        where TKernel : struct, IUpdateKernel
+    {
+        int n = parameter.Length;
+        int width = Vector<float>.Count;
+        bool has0 = state0.Length != 0, has1 = state1.Length != 0, has2 = state2.Length != 0;
+        ref float p = ref MemoryMarshal.GetReference(parameter);
+        ref float g = ref MemoryMarshal.GetReference(gradient);
+        ref float a = ref MemoryMarshal.GetReference(state0);
+        ref float b = ref MemoryMarshal.GetReference(state1);
+        ref float c = ref MemoryMarshal.GetReference(state2);
+        TKernel k = kernel;
+        int i = 0;
+        for (; i <= n - width; i += width)
+        {
+            nuint at = (nuint)i;
+            Vector<float> vp = Vector.LoadUnsafe(ref p, at);
+            Vector<float> vg = Vector.LoadUnsafe(ref g, at);
+            Vector<float> v0 = has0 ? Vector.LoadUnsafe(ref a, at) : default;
+            Vector<float> v1 = has1 ? Vector.LoadUnsafe(ref b, at) : default;
+            Vector<float> v2 = has2 ? Vector.LoadUnsafe(ref c, at) : default;
+            k.Apply(ref vp, vg, ref v0, ref v1, ref v2);
+            vp.StoreUnsafe(ref p, at);
+            if (has0) v0.StoreUnsafe(ref a, at);
+            if (has1) v1.StoreUnsafe(ref b, at);
+            if (has2) v2.StoreUnsafe(ref c, at);
+        }
+        int rest = n - i;
+        if (rest == 0) return;
+
+        Span<float> tail = stackalloc float[5 * width];
+        tail.Clear();
+        Span<float> tp = tail.Slice(0, width), tg = tail.Slice(width, width);
+        Span<float> t0 = tail.Slice(2 * width, width), t1 = tail.Slice(3 * width, width), t2 = tail.Slice(4 * width, width);
+        parameter.Slice(i).CopyTo(tp);
+        gradient.Slice(i).CopyTo(tg);
+        if (has0) state0.Slice(i).CopyTo(t0);
+        if (has1) state1.Slice(i).CopyTo(t1);
+        if (has2) state2.Slice(i).CopyTo(t2);
+        Vector<float> wp = new(tp), wg = new(tg), w0 = new(t0), w1 = new(t1), w2 = new(t2);
+        k.Apply(ref wp, wg, ref w0, ref w1, ref w2);
+        wp.CopyTo(tp);
+        w0.CopyTo(t0);
+        w1.CopyTo(t1);
+        w2.CopyTo(t2);
+        tp.Slice(0, rest).CopyTo(parameter.Slice(i));
+        if (has0) t0.Slice(0, rest).CopyTo(state0.Slice(i));
+        if (has1) t1.Slice(0, rest).CopyTo(state1.Slice(i));
+        if (has2) t2.Slice(0, rest).CopyTo(state2.Slice(i));
+    }
+}

@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using Graph.Runtime.Kernels;
+using static Graph.Runtime.Tests.Kernels.KernelTestData;
+
+namespace Graph.Runtime.Tests.Kernels;
+
+public class Conv2dTests
+{
+    /// <summary>Stride 1/2, padding 0/1/2, kernels 1/3/5, 1 or 3 input channels, odd image sizes.</summary>
+    public static IEnumerable<object[]> Shapes()
+    {
+        foreach (int channels in new[] { 1, 3 })
+            foreach (int kernel in new[] { 1, 3, 5 })
+                foreach (int stride in new[] { 1, 2 })
+                    foreach (int pad in new[] { 0, 1, 2 })
+                        yield return [new Conv2dShape(channels, 9, 11, 4, kernel, kernel, stride, stride, pad, pad)];
+        yield return [new Conv2dShape(2, 7, 5, 3, 3, 2, 2, 1, 1, 0)]; // non-square kernel, stride and padding
+        yield return [new Conv2dShape(6, 12, 12, 16, 5, 5)];          // LeNet's second layer
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardMatchesReference(Conv2dShape s)
+    {
+        const int batch = 3;
+        float[] input = Random(batch * s.InputImageLength, 1), weights = Random(s.WeightsLength, 2);
+        var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var output = new float[expected.Length];
+        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+
+        Conv2d.Forward(s, batch, input, weights, output, workspace);
+
+        for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"{s} output {i}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardInputMatchesReference(Conv2dShape s)
+    {
+        const int batch = 3;
+        float[] gradOutput = Random(batch * s.OutputImageLength, 3), weights = Random(s.WeightsLength, 4);
+        var (expected, scale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
+        float[] gradInput = Random(expected.Length, 5); // stale contents must be overwritten
+        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+
+        Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
+
+        for (int i = 0; i < gradInput.Length; i++) AssertClose(expected[i], scale[i], gradInput[i], $"{s} gradInput {i}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardFilterMatchesReferenceWithAndWithoutAccumulation(Conv2dShape s)
+    {
+        const int batch = 5;
+        float[] input = Random(batch * s.InputImageLength, 6), gradOutput = Random(batch * s.OutputImageLength, 7);
+        var (expected, scale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
+        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+        float[] previous = Random(s.WeightsLength, 8);
+
+        float[] overwritten = (float[])previous.Clone();
+        Conv2d.BackwardFilter(s, batch, input, gradOutput, overwritten, workspace, accumulate: false);
+        float[] accumulated = (float[])previous.Clone();
+        Conv2d.BackwardFilter(s, batch, input, gradOutput, accumulated, workspace, accumulate: true);
+
+        for (int i = 0; i < expected.Length; i++)
+        {
+            AssertClose(expected[i], scale[i], overwritten[i], $"{s} gradWeights {i}");
+            AssertClose(expected[i] + previous[i], scale[i] + 1, accumulated[i], $"{s} accumulated gradWeights {i}");
+        }
+    }
+
+    [Fact]
+    public void ForwardAppliesEpiloguePerOutputChannel()
+    {
+        var s = new Conv2dShape(3, 10, 10, 5, 3, 3, 1, 1, 1, 1);
+        const int batch = 2;
+        float[] input = Random(batch * s.InputImageLength, 9), weights = Random(s.WeightsLength, 10), bias = Random(5, 11);
+        var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var output = new float[expected.Length];
+
+        Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias));
+
+        for (int i = 0; i < output.Length; i++)
+        {
+            int channel = i / s.OutSpatial % s.OutChannels;
+            AssertClose(Math.Max(0, expected[i] + bias[channel]), scale[i] + 1, output[i], $"output {i}");
+        }
+    }
+
+    [Fact]
+    public void WorkspaceForOneThreadIsEnough()
+    {
+        var s = new Conv2dShape(3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
+        const int batch = 4;
+        float[] input = Random(batch * s.InputImageLength, 12), weights = Random(s.WeightsLength, 13);
+        var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var output = new float[expected.Length];
+        int oneThread = Conv2d.WorkspaceLength(s, batch: 1);
+
+        Conv2d.Forward(s, batch, input, weights, output, new float[oneThread]);
+
+        for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"output {i}");
+        Assert.Throws<ArgumentException>(() => Conv2d.Forward(s, batch, input, weights, output, new float[oneThread - 1]));
+    }
+}

@@ -1,0 +1,139 @@
+using System;
+using System.Collections.Generic;
+using Graph.Runtime.Kernels;
+using static Graph.Runtime.Tests.Kernels.KernelTestData;
+
+namespace Graph.Runtime.Tests.Kernels;
+
+public class GemmTests
+{
+    // Awkward sizes: 1, vector-width misfits, sizes past one tile/one cache block (KC 256, MC 144), and m or n 1 (matrix-vector path).
+    private static readonly (int M, int N, int K)[] Shapes =
+    [
+        (1, 1, 1), (1, 17, 3), (17, 1, 129), (1, 129, 300), (129, 1, 17), (3, 3, 3), (17, 129, 3), (129, 17, 33),
+        (13, 47, 300), (200, 70, 20), (31, 33, 257), (150, 300, 64),
+    ];
+
+    private static readonly (Transpose A, Transpose B)[] Layouts =
+        [(Transpose.None, Transpose.None), (Transpose.None, Transpose.Transposed), (Transpose.Transposed, Transpose.None), (Transpose.Transposed, Transpose.Transposed)];
+
+    public static IEnumerable<object[]> Isas() => SupportedIsas();
+
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void MatchesReferenceForAllShapesLayoutsAndAccumulateModes(KernelIsa isa)
+    {
+        int seed = 0;
+        WithIsa(isa, () =>
+        {
+            foreach (var (m, n, k) in Shapes)
+                foreach (var (transA, transB) in Layouts)
+                    foreach (bool accumulate in new[] { false, true })
+                        CheckProduct(transA, transB, m, n, k, accumulate, seed++, $"{isa} {transA}/{transB} {m}x{n}x{k} accumulate={accumulate}");
+        });
+    }
+
+    private static void CheckProduct(Transpose transA, Transpose transB, int m, int n, int k, bool accumulate, int seed, string context)
+    {
+        // Leading dimensions larger than the rows they hold; the gaps must never be read into results or written.
+        int aRows = transA == Transpose.None ? m : k, aCols = transA == Transpose.None ? k : m;
+        int bRows = transB == Transpose.None ? k : n, bCols = transB == Transpose.None ? n : k;
+        int lda = aCols + 3, ldb = bCols + 5, ldc = n + 2;
+        float[] a = Random(aRows * lda, seed), b = Random(bRows * ldb, seed + 1000), c = Random(m * ldc, seed + 2000);
+        float[] original = (float[])c.Clone();
+        var (product, scale) = ReferenceKernels.Gemm(transA, transB, m, n, k, a, lda, b, ldb);
+
+        Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double expected = product[i * n + j] + (accumulate ? original[i * ldc + j] : 0);
+                AssertClose(expected, scale[i * n + j] + 1, c[i * ldc + j], $"{context} at ({i},{j})");
+            }
+            for (int j = n; j < ldc && i * ldc + j < c.Length; j++)
+                Assert.Equal(original[i * ldc + j], c[i * ldc + j]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void EpiloguesRunOnceOnFinishedValues(KernelIsa isa)
+    {
+        WithIsa(isa, () =>
+        {
+            foreach (var (m, n, k) in new[] { (1, 40, 300), (40, 1, 300), (37, 70, 300), (129, 129, 17), (5, 6, 0) })
+            {
+                float[] a = Random(m * k, 1), b = Random(k * n, 2), c = Random(m * n, 3);
+                float[] start = (float[])c.Clone();
+                var (product, scale) = ReferenceKernels.Gemm(Transpose.None, Transpose.None, m, n, k, a, k, b, n);
+                var recorder = new RecordingEpilogue(new int[m * n], n);
+
+                Gemm.Multiply(Transpose.None, Transpose.None, m, n, k, a, k, b, n, c, n, accumulate: true, recorder);
+
+                for (int i = 0; i < m * n; i++)
+                {
+                    Assert.Equal(1, recorder.Visits[i]);
+                    // Applied to the complete sum: 2·(start + A·B) + 1.
+                    AssertClose(2 * (start[i] + product[i]) + 1, 2 * (scale[i] + 1), c[i], $"{isa} {m}x{n}x{k} element {i}");
+                }
+            }
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void BiasAndReluEpiloguesMatchReference(KernelIsa isa)
+    {
+        WithIsa(isa, () =>
+        {
+            foreach (var (m, n, k) in new[] { (1, 33, 20), (33, 1, 20), (45, 37, 19) })
+            {
+                float[] a = Random(m * k, 4), b = Random(k * n, 5);
+                float[] rowBias = Random(m, 6), colBias = Random(n, 7);
+                var (product, scale) = ReferenceKernels.Gemm(Transpose.None, Transpose.None, m, n, k, a, k, b, n);
+                Check(new BiasColumnsEpilogue(colBias), (i, j, v) => v + colBias[j]);
+                Check(new BiasRowsEpilogue(rowBias), (i, j, v) => v + rowBias[i]);
+                Check(new BiasColumnsReluEpilogue(colBias), (i, j, v) => Math.Max(0, v + colBias[j]));
+                Check(new BiasRowsReluEpilogue(rowBias), (i, j, v) => Math.Max(0, v + rowBias[i]));
+                Check(new NoEpilogue(), (i, j, v) => v);
+
+                void Check<TEpilogue>(TEpilogue epilogue, Func<int, int, double, double> expected) where TEpilogue : struct, IEpilogue
+                {
+                    var c = new float[m * n];
+                    Gemm.Multiply(Transpose.None, Transpose.None, m, n, k, a, k, b, n, c, n, accumulate: false, epilogue);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++)
+                            AssertClose(expected(i, j, product[i * n + j]), scale[i * n + j] + 1, c[i * n + j], $"{isa} {typeof(TEpilogue).Name} {m}x{n}x{k} ({i},{j})");
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void RejectsOperandsTooShortForTheirLeadingDimension()
+    {
+        var a = new float[3 * 4];
+        var b = new float[4 * 5];
+        var c = new float[3 * 5];
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(Transpose.None, Transpose.None, 3, 5, 4, a, 5, b, 5, c, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(Transpose.None, Transpose.None, 3, 5, 4, a, 3, b, 5, c, 5));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(Transpose.None, Transpose.None, 3, 5, 4, a, 4, b, 5, c.AsSpan(1), 5));
+    }
+
+    /// <summary>Counts how often each element is finished and maps v to 2v + 1, so early or repeated calls show.</summary>
+    private readonly struct RecordingEpilogue(int[] visits, int columns) : IEpilogue
+    {
+        public int[] Visits { get; } = visits;
+
+        public void Apply(Span<float> values, int row, int col)
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                Visits[row * columns + col + i]++;
+                values[i] = values[i] * 2 + 1;
+            }
+        }
+    }
+}
