@@ -78,7 +78,11 @@ public sealed class CompiledTable
 
 public class AgreementTests : IClassFixture<CompiledTable>
 {
-    /// <summary>Norm-wise relative difference allowed between generated float32 code and the float32-rounded interpreter.</summary>
+    /// <summary>
+    /// Norm-wise relative difference allowed between generated float32 code and the float32-rounded interpreter:
+    /// ‖a − b‖ / max(‖a‖, ‖b‖, 0.01) ≤ 1e-4, i.e. an absolute 1e-6 for results whose norm is below 0.01 (such as a
+    /// convolution bias feeding batch norm, whose exact gradient is 0 and whose computed one is rounding noise).
+    /// </summary>
     public const double Tolerance = 1e-4;
 
     private static double s_worst;
@@ -147,6 +151,18 @@ public class AgreementTests : IClassFixture<CompiledTable>
     public void Every_table_row_is_lowered() =>
         Assert.Empty(_table.Entries.Values.Where(e => e.NotLowered is not null).Select(e => e.Case.Name + ": " + e.NotLowered));
 
+    public static double RelativeError(float[] a, double[] b)
+    {
+        double diff = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff += (a[i] - b[i]) * (a[i] - b[i]);
+            na += (double)a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(Math.Max(na, nb)), 1e-2);
+    }
+
     internal static void Feed(ICompiledModel model, Dictionary<string, TensorValue> feeds)
     {
         foreach (var i in model.Inputs)
@@ -176,7 +192,7 @@ public class AgreementTests : IClassFixture<CompiledTable>
     private void Check(CompiledTable.Entry e, string what, float[] actual, double[] expected)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double error = GradientCheck.RelativeError(actual.Select(v => (double)v).ToArray(), expected);
+        double error = RelativeError(actual, expected);
         string where = $"{(e.Scaled ? "scaled " : "")}{e.Case.Name} / {what}";
         lock (s_lock)
         {

@@ -1019,12 +1019,14 @@ internal sealed class ModelWriter
                     break;
             }
             w.Line($"var t{I(i)} = {expr}; // {ins.Node.Ref} = {ins.Node.Op.Key}");
-            if (ins.Store is not null)
-            {
-                string b = names.StoreBase(i);
-                string at = b == "0" ? "j" : $"{b} + j";
-                w.Line(v is null ? $"Unsafe.Add(ref w{I(i)}, {at}) = t{I(i)};" : $"t{I(i)}.StoreUnsafe(ref w{I(i)}, (nuint)({at}));");
-            }
+        }
+        // Stores come after every read of the iteration: a store may reuse (in place) a buffer read above.
+        for (int i = 0; i < k.Instructions.Count; i++)
+        {
+            if (k.Instructions[i].Store is null) continue;
+            string b = names.StoreBase(i);
+            string at = b == "0" ? "j" : $"{b} + j";
+            w.Line(v is null ? $"Unsafe.Add(ref w{I(i)}, {at}) = t{I(i)};" : $"t{I(i)}.StoreUnsafe(ref w{I(i)}, (nuint)({at}));");
         }
         for (int r = 0; r < k.Reducers.Count; r++)
         {
