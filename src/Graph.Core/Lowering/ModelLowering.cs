@@ -267,7 +267,10 @@ public sealed class ProgramLowering
             if (cls == Cls.Point)
             {
                 Group? chosen = null;
-                foreach (int gi in node.Inputs.Select(i => _groupOf[i.Id]).Where(gi => gi >= 0).Distinct().OrderByDescending(gi => gi))
+                // A mask (step) starts its own loop so that it is recomputed where the backward pass uses it
+                // rather than stored by the forward kernel (which would block the producer's epilogue).
+                var candidates = node.Op is StepOp ? Enumerable.Empty<int>() : node.Inputs.Select(i => _groupOf[i.Id]).Where(gi => gi >= 0).Distinct().OrderByDescending(gi => gi);
+                foreach (int gi in candidates)
                 {
                     var g = _groups[gi];
                     if (g.Domain.Equals(node.Shape) && CanJoin(g, node, reducer: false)) { chosen = g; break; }
