@@ -131,7 +131,7 @@ public static unsafe class Conv2d
         // Split over images when there are enough of them; a single image parallelizes inside its GEMM instead.
         int parts = Math.Min(Math.Min(WorkerPool.ThreadCount, batch), workspaceLength / perThread);
         var job = ConvolutionJob<TEpilogue>.ForCurrentThread;
-        job.Set(arguments, epilogue, batch, innerParallel: parts == 1);
+        job.Set(arguments, epilogue, KernelIsaSelector.Current, batch, innerParallel: parts == 1);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
         return parts;
@@ -173,15 +173,17 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
 
     private Arguments _arguments;
     private TEpilogue _epilogue;
+    private KernelIsa _isa;
     private int _batch;
     private bool _innerParallel;
 
     public static ConvolutionJob<TEpilogue> ForCurrentThread => t_instance ??= new ConvolutionJob<TEpilogue>();
 
-    public void Set(in Arguments arguments, in TEpilogue epilogue, int batch, bool innerParallel)
+    public void Set(in Arguments arguments, in TEpilogue epilogue, KernelIsa isa, int batch, bool innerParallel)
     {
         _arguments = arguments;
         _epilogue = epilogue;
+        _isa = isa;
         _batch = batch;
         _innerParallel = innerParallel;
     }
@@ -213,7 +215,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
             _arguments.Filters, s.PatchLength, columns, s.OutSpatial,
             _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, accumulate: false);
-        Gemm.MultiplyUnchecked(problem, _epilogue, _innerParallel);
+        Gemm.MultiplyUnchecked(problem, _epilogue, _isa, _innerParallel);
     }
 
     private void BackwardInputImage(in Conv2dShape s, int n, float* columns)
@@ -224,7 +226,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         var problem = new GemmProblem(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
             _arguments.Filters, s.PatchLength, _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial,
             target, s.OutSpatial, accumulate: false);
-        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _innerParallel);
+        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _isa, _innerParallel);
         if (s.IsPointwise) return;
         new Span<float>(gradImage, s.InputImageLength).Clear();
         Im2Col.FoldAdd(s, columns, gradImage);
@@ -243,6 +245,6 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         var problem = new GemmProblem(Transpose.None, Transpose.Transposed, s.OutChannels, s.PatchLength, s.OutSpatial,
             _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, columns, s.OutSpatial,
             target, s.PatchLength, accumulate);
-        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _innerParallel);
+        Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _isa, _innerParallel);
     }
 }

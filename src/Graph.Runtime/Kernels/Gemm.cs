@@ -45,7 +45,7 @@ public static unsafe class Gemm
         fixed (float* cPointer = c)
         {
             var problem = new GemmProblem(transA, transB, m, n, k, aPointer, lda, bPointer, ldb, cPointer, ldc, accumulate);
-            MultiplyUnchecked(problem, epilogue, allowParallel: true);
+            MultiplyUnchecked(problem, epilogue, KernelIsaSelector.Current, allowParallel: true);
         }
     }
 
@@ -55,10 +55,11 @@ public static unsafe class Gemm
         Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, new NoEpilogue());
 
     /// <summary>
-    /// The product on raw pointers, for kernels built on GEMM. <paramref name="allowParallel"/> false keeps it on
-    /// the calling thread (used when the caller already splits its work across the pool).
+    /// The product on raw pointers, for kernels built on GEMM, with the instruction set chosen by the caller (kernels
+    /// running on pool workers pass on the level read on the thread that called them). <paramref name="allowParallel"/>
+    /// false keeps it on the calling thread (used when the caller already splits its work across the pool).
     /// </summary>
-    internal static void MultiplyUnchecked<TEpilogue>(in GemmProblem problem, in TEpilogue epilogue, bool allowParallel)
+    internal static void MultiplyUnchecked<TEpilogue>(in GemmProblem problem, in TEpilogue epilogue, KernelIsa isa, bool allowParallel)
         where TEpilogue : struct, IEpilogue
     {
         if (problem.M == 0 || problem.N == 0) return;
@@ -69,10 +70,10 @@ public static unsafe class Gemm
         }
         if (problem.M == 1 || problem.N == 1)
         {
-            MatrixVector.Multiply(AsMatrixVector(problem), epilogue, allowParallel);
+            MatrixVector.Multiply(AsMatrixVector(problem), epilogue, isa, allowParallel);
             return;
         }
-        switch (KernelIsaSelector.Current)
+        switch (isa)
         {
             case KernelIsa.Avx512: GemmDriver<Avx512MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx512, allowParallel); break;
             case KernelIsa.Avx2: GemmDriver<Avx2MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx2, allowParallel); break;

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Graph.Runtime.Kernels;
 
@@ -25,15 +26,12 @@ internal static unsafe class Im2Col
                     for (int oy = 0; oy < outHeight; oy++, destination += outWidth)
                     {
                         int iy = oy * s.StrideH - s.PadH + ky;
-                        var row = new Span<float>(destination, outWidth);
-                        if (iy < 0 || iy >= s.Height) { row.Clear(); continue; }
+                        if (iy < 0 || iy >= s.Height) { Fill(destination, 0, outWidth); continue; }
                         float* source = image + ((nint)c * s.Height + iy) * s.Width - s.PadW + kx;
-                        row[..first].Clear();
-                        row[end..].Clear();
-                        if (s.StrideW == 1)
-                            new ReadOnlySpan<float>(source + first, end - first).CopyTo(row[first..end]);
-                        else
-                            for (int ox = first; ox < end; ox++) row[ox] = source[ox * s.StrideW];
+                        Fill(destination, 0, first);
+                        Fill(destination, end, outWidth);
+                        if (s.StrideW == 1) Copy(source + first, destination + first, end - first);
+                        else for (int ox = first; ox < end; ox++) destination[ox] = source[ox * s.StrideW];
                     }
                 }
     }
@@ -54,15 +52,57 @@ internal static unsafe class Im2Col
                         int iy = oy * s.StrideH - s.PadH + ky;
                         if (iy < 0 || iy >= s.Height || first >= end) continue;
                         float* destination = image + ((nint)c * s.Height + iy) * s.Width - s.PadW + kx;
-                        if (s.StrideW == 1)
+                        if (s.StrideW == 1 && end - first >= LongRun)
                         {
                             var target = new Span<float>(destination + first, end - first);
                             TensorPrimitives.Add(target, new ReadOnlySpan<float>(source + first, end - first), target);
                         }
+                        else if (s.StrideW == 1)
+                            for (int ox = first; ox < end; ox++) destination[ox] += source[ox];
                         else
                             for (int ox = first; ox < end; ox++) destination[ox * s.StrideW] += source[ox];
                     }
                 }
+    }
+
+    // Image rows in small networks are short (10-28 values); below this length a plain loop beats the setup cost
+    // of a vectorized span operation.
+    private const int LongRun = 32;
+
+    /// <summary>
+    /// Copies a run of any length with at most two (overlapping) vector moves for short runs, the way memcpy does:
+    /// per-run call overhead, not bandwidth, is what im2col of small images pays for.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* source, float* destination, int count)
+    {
+        if (count >= LongRun) Unsafe.CopyBlockUnaligned(destination, source, (uint)count * sizeof(float));
+        else if (count >= 16 && Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> head = Vector512.Load(source), tail = Vector512.Load(source + count - 16);
+            head.Store(destination);
+            tail.Store(destination + count - 16);
+        }
+        else if (count >= 8 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> head = Vector256.Load(source), tail = Vector256.Load(source + count - 8);
+            head.Store(destination);
+            tail.Store(destination + count - 8);
+        }
+        else if (count >= 4 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> head = Vector128.Load(source), tail = Vector128.Load(source + count - 4);
+            head.Store(destination);
+            tail.Store(destination + count - 4);
+        }
+        else for (int i = 0; i < count; i++) destination[i] = source[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fill(float* row, int start, int end)
+    {
+        if (end - start >= LongRun) new Span<float>(row + start, end - start).Clear();
+        else for (int i = start; i < end; i++) row[i] = 0;
     }
 
     /// <summary>The output columns [first, end) whose input column for kernel column kx lies inside the image.</summary>

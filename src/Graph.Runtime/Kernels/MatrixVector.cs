@@ -33,16 +33,12 @@ internal static unsafe class MatrixVector
     // Below this many multiply-adds a second thread costs more to wake than it saves.
     private const long ParallelThreshold = 1 << 18;
 
-    // Columns of y updated together in the scaled-row form: small enough to stay in L1 across all k steps.
-    private const int AxpyChunk = 2048;
-
-    public static void Multiply<TEpilogue>(Problem problem, in TEpilogue epilogue, bool allowParallel)
+    public static void Multiply<TEpilogue>(Problem problem, in TEpilogue epilogue, KernelIsa isa, bool allowParallel)
         where TEpilogue : struct, IEpilogue
     {
         int parts = allowParallel && (long)problem.Length * problem.K >= ParallelThreshold
             ? Math.Min(WorkerPool.ThreadCount, (problem.Length + 63) / 64)
             : 1;
-        KernelIsa isa = KernelIsaSelector.Current;
         if (parts <= 1)
         {
             Compute(isa, problem, epilogue, 0, problem.Length);
@@ -85,27 +81,60 @@ internal static unsafe class MatrixVector
             return;
         }
 
-        // Scaled-row form: y is contiguous when it is a row of C; a strided column goes through scratch.
-        bool stridedY = problem.YStride != 1;
-        float* scratch = stridedY ? KernelScratch.Current.Get(Math.Min(AxpyChunk, end - start)) : null;
-        for (int chunkStart = start; chunkStart < end; chunkStart += AxpyChunk)
+        // Scaled-row form: a block of outputs stays in registers while the k rows stream past.
+        int width = TSimd.Count, output = start;
+        for (; output <= end - 4 * width; output += 4 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 4);
+        for (; output <= end - width; output += width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 1);
+        for (; output < end; output++)
         {
-            int count = Math.Min(AxpyChunk, end - chunkStart);
-            float* y = stridedY ? scratch : problem.Y + chunkStart;
-            if (stridedY || !problem.Accumulate) new Span<float>(y, count).Clear();
-            for (int p = 0; p < problem.K; p++)
-                AddScaled<TSimd, TVector>(problem.Matrix + p * problem.Ld + chunkStart, problem.X[p * problem.XStride], y, count);
-            if (stridedY)
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    float* target = problem.Y + (chunkStart + i) * problem.YStride;
-                    *target = problem.Accumulate ? *target + y[i] : y[i];
-                    finish.Apply(new Span<float>(target, 1), chunkStart + i, 0);
-                }
-            }
-            else finish.Apply(new Span<float>(y, count), 0, chunkStart);
+            float sum = 0;
+            for (int p = 0; p < problem.K; p++) sum += problem.Matrix[p * problem.Ld + output] * problem.X[p * problem.XStride];
+            Finish(problem, ref finish, output, 1, &sum);
         }
+    }
+
+    /// <summary>Outputs [first, first + vectors·width) of the scaled-row form, accumulated in registers.</summary>
+    private static void ColumnBlock<TSimd, TVector, TEpilogue>(in Problem problem, ref TEpilogue finish, int first, int vectors)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
+    {
+        int width = TSimd.Count;
+        TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+        float* column = problem.Matrix + first;
+        for (int p = 0; p < problem.K; p++, column += problem.Ld)
+        {
+            TVector scale = TSimd.Broadcast(problem.X[p * problem.XStride]);
+            sum0 = TSimd.MultiplyAdd(TSimd.Load(column), scale, sum0);
+            if (vectors == 4)
+            {
+                sum1 = TSimd.MultiplyAdd(TSimd.Load(column + width), scale, sum1);
+                sum2 = TSimd.MultiplyAdd(TSimd.Load(column + 2 * width), scale, sum2);
+                sum3 = TSimd.MultiplyAdd(TSimd.Load(column + 3 * width), scale, sum3);
+            }
+        }
+        // Spill to the stack so contiguous and strided outputs share one finishing path (16 floats: the widest vector).
+        float* sums = stackalloc float[4 * 16];
+        TSimd.Store(sum0, sums);
+        if (vectors == 4)
+        {
+            TSimd.Store(sum1, sums + width);
+            TSimd.Store(sum2, sums + 2 * width);
+            TSimd.Store(sum3, sums + 3 * width);
+        }
+        Finish(problem, ref finish, first, vectors * width, sums);
+    }
+
+    /// <summary>Writes (or adds) finished sums for outputs [first, first + count) and applies the epilogue.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish<TEpilogue>(in Problem problem, ref TEpilogue finish, int first, int count, float* sums)
+        where TEpilogue : struct, IEpilogue
+    {
+        for (int i = 0; i < count; i++)
+        {
+            float* y = problem.Y + (first + i) * problem.YStride;
+            *y = problem.Accumulate ? *y + sums[i] : sums[i];
+            if (!problem.OutputIsRow) finish.Apply(new Span<float>(y, 1), first + i, 0);
+        }
+        if (problem.OutputIsRow) finish.Apply(new Span<float>(problem.Y + first, count), 0, first);
     }
 
     /// <summary>x as a contiguous vector: itself, or a copy in this thread's scratch.</summary>
@@ -134,16 +163,6 @@ internal static unsafe class MatrixVector
         float total = TSimd.Sum(TSimd.Add(TSimd.Add(sum0, sum1), TSimd.Add(sum2, sum3)));
         for (; p < k; p++) total += row[p] * x[p];
         return total;
-    }
-
-    private static void AddScaled<TSimd, TVector>(float* row, float scale, float* y, int count)
-        where TSimd : struct, ISimd<TVector> where TVector : struct
-    {
-        int width = TSimd.Count, i = 0;
-        TVector factor = TSimd.Broadcast(scale);
-        for (; i <= count - width; i += width)
-            TSimd.Store(TSimd.MultiplyAdd(TSimd.Load(row + i), factor, TSimd.Load(y + i)), y + i);
-        for (; i < count; i++) y[i] += row[i] * scale;
     }
 
     private sealed class MatrixVectorJob<TEpilogue> : ParallelJob where TEpilogue : struct, IEpilogue

@@ -21,6 +21,11 @@ public readonly record struct OptimizerStateEntry(string Name, int ParameterInde
 /// gradient is None is skipped and its counter does not advance); here all parameters share
 /// <see cref="StepCount"/>. The two agree whenever every parameter is updated every step, which is
 /// what generated training code does.</para>
+/// <para>Hyper-parameters are float32 (PyTorch keeps them as Python doubles), so e.g. β1 = 0.9f is
+/// 0.9 − 2.4e-9; scalar factors such as Adam's bias corrections are computed in double from them and
+/// rounded once. The resulting differences are far below float32 training noise.</para>
+/// <para>Not implemented: maximize, foreach/fused/capturable paths, differentiable, per-parameter
+/// groups (create one optimizer per group instead) and complex parameters.</para>
 /// </remarks>
 public abstract class Optimizer
 {

@@ -28,7 +28,7 @@ public class DatasetTests
     {
         var sub = Small().Subset([7, 2]);
         Assert.Equal([7f, 70f, 2f, 20f], sub.Features);
-        Assert.Equal([1, 2], sub.Labels);
+        Assert.Equal([1, 2], sub.Labels!);
     }
 
     [Fact]
@@ -187,7 +187,7 @@ public class DatasetTests
         const string text = "a,species,b\n1.5,setosa,2\n\n\"3\",virginica,-4e-1\n5,setosa,6\n";
         var data = Csv.Read(new StringReader(text), new CsvOptions { TargetColumnName = "species" });
         Assert.Equal([1.5f, 2f, 3f, -0.4f, 5f, 6f], data.Features);
-        Assert.Equal([0, 1, 0], data.Labels);
+        Assert.Equal([0, 1, 0], data.Labels!);
         Assert.Equal(["setosa", "virginica"], data.ClassNames);
         Assert.Equal(["a", "b"], data.FeatureNames);
     }
@@ -197,7 +197,7 @@ public class DatasetTests
     {
         var data = Csv.Read(new StringReader("1;2;0.5\n3;4;1.5\n"), new CsvOptions { Separator = ';', Target = CsvTarget.Regression });
         Assert.Equal([1f, 2f, 3f, 4f], data.Features);
-        Assert.Equal([0.5f, 1.5f], data.Targets);
+        Assert.Equal([0.5f, 1.5f], data.Targets!);
         var ints = Csv.Read(new StringReader("1,2,0\n3,4,2\n"));
         Assert.Equal(3, ints.ClassCount);
     }

@@ -71,6 +71,36 @@ public class Conv2dTests
         }
     }
 
+    public static IEnumerable<object[]> Isas() => SupportedIsas();
+
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa)
+    {
+        var s = new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1);
+        const int batch = 3;
+        float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
+        float[] gradOutput = Random(batch * s.OutputImageLength, 22);
+        var output = new float[gradOutput.Length];
+        var gradInput = new float[input.Length];
+        var gradWeights = new float[weights.Length];
+        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+
+        WithIsa(isa, () =>
+        {
+            Conv2d.Forward(s, batch, input, weights, output, workspace);
+            Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
+            Conv2d.BackwardFilter(s, batch, input, gradOutput, gradWeights, workspace, accumulate: false);
+        });
+
+        var (expectedOutput, outputScale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var (expectedGradInput, gradInputScale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
+        var (expectedGradWeights, gradWeightsScale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
+        for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{isa} output {i}");
+        for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{isa} gradInput {i}");
+        for (int i = 0; i < gradWeights.Length; i++) AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{isa} gradWeights {i}");
+    }
+
     [Fact]
     public void ForwardAppliesEpiloguePerOutputChannel()
     {

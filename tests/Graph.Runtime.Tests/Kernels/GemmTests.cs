@@ -63,7 +63,8 @@ public class GemmTests
     {
         WithIsa(isa, () =>
         {
-            foreach (var (m, n, k) in new[] { (1, 40, 300), (40, 1, 300), (37, 70, 300), (129, 129, 17), (5, 6, 0) })
+            // Includes sizes above the parallel thresholds (GEMM and matrix-vector), so epilogues also run split across threads.
+            foreach (var (m, n, k) in new[] { (1, 40, 300), (40, 1, 300), (37, 70, 300), (129, 129, 17), (5, 6, 0), (200, 300, 40), (1, 700, 400), (700, 1, 400) })
             {
                 float[] a = Random(m * k, 1), b = Random(k * n, 2), c = Random(m * n, 3);
                 float[] start = (float[])c.Clone();
