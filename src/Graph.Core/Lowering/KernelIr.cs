@@ -418,6 +418,10 @@ public sealed class PoolKernel : PlanKernel
     public Window2d Window { get; internal set; } = null!;
     /// <summary>Planes (N·C).</summary>
     public SymSize Planes { get; internal set; }
+    /// <summary>Images (N).</summary>
+    public SymSize Batch { get; internal set; }
+    /// <summary>Channels (C).</summary>
+    public int Channels { get; internal set; }
     /// <summary>Input height.</summary>
     public int Height { get; internal set; }
     /// <summary>Input width.</summary>

@@ -781,6 +781,8 @@ public sealed class ProgramLowering
         }
         var inShape = h.Op is AvgPool2dGradOp ? h.Shape : h.Inputs[0].Shape;
         k.Planes = SymSize.Product(inShape, 0, 2);
+        k.Batch = SymSize.Dim(inShape[0]);
+        k.Channels = inShape[1];
         k.Height = inShape[2];
         k.Width = inShape[3];
         return k;

@@ -46,6 +46,7 @@ internal sealed class ModelWriter
     private readonly List<string> _structs = new();
     private readonly Dictionary<string, string> _convFields = new(StringComparer.Ordinal);
     private readonly List<string> _convDecls = new();
+    private readonly Dictionary<string, string> _poolFields = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _fieldNames = new(StringComparer.Ordinal);
     private readonly HashSet<string> _usedFields = new(StringComparer.Ordinal);
     private bool _needsTanh;
@@ -594,40 +595,18 @@ internal sealed class ModelWriter
     private void WritePool(CodeWriter w, PoolKernel p)
     {
         var win = p.Window;
-        int oh = win.OutH(p.Height), ow = win.OutW(p.Width);
-        string scale = Lit(1.0 / (win.KernelH * win.KernelW));
-        w.Open("");
-        if (p.X is not null) w.Line($"ReadOnlySpan<float> x = {SpanOf(p.X)};");
-        if (p.Dy is not null) w.Line($"ReadOnlySpan<float> dy = {SpanOf(p.Dy)};");
-        w.Line($"Span<float> result = {SpanOf(p.Output)};");
-        if (p.IsBackward) w.Line("result.Clear();");
-        w.Open($"for (int plane = 0; plane < {p.Planes.Code}; plane++)");
-        w.Line($"int inBase = plane * {I((long)p.Height * p.Width)}, outBase = plane * {I((long)oh * ow)};");
-        w.Open($"for (int oy = 0; oy < {I(oh)}; oy++)");
-        w.Open($"for (int ox = 0; ox < {I(ow)}; ox++)");
-        w.Line("int o = outBase + oy * " + I(ow) + " + ox;");
-        if (p.IsMax) w.Line("float best = float.NegativeInfinity;");
-        if (p.IsMax) w.Line("int bestIndex = -1;");
-        if (!p.IsBackward && !p.IsMax) w.Line("float sum = 0f;");
-        w.Open($"for (int ky = 0; ky < {I(win.KernelH)}; ky++)");
-        w.Line($"int iy = oy * {I(win.StrideH)} - {I(win.PadH)} + ky;");
-        w.Line($"if ((uint)iy >= {I(p.Height)}u) continue;");
-        w.Open($"for (int kx = 0; kx < {I(win.KernelW)}; kx++)");
-        w.Line($"int ix = ox * {I(win.StrideW)} - {I(win.PadW)} + kx;");
-        w.Line($"if ((uint)ix >= {I(p.Width)}u) continue;");
-        w.Line($"int i = inBase + iy * {I(p.Width)} + ix;");
-        if (p.IsMax) w.Line("if (bestIndex < 0 || x[i] > best) { best = x[i]; bestIndex = i; }");
-        else if (!p.IsBackward) w.Line("sum += x[i];");
-        else w.Line($"result[i] += dy[o] * {scale};");
-        w.Close();
-        w.Close();
-        if (p.IsMax && !p.IsBackward) w.Line("result[o] = best;");
-        else if (p.IsMax) w.Line("if (bestIndex >= 0) result[bestIndex] += dy[o];");
-        else if (!p.IsBackward) w.Line($"result[o] = sum * {scale};");
-        w.Close();
-        w.Close();
-        w.Close();
-        w.Close();
+        string args = $"{I(p.Channels)}, {I(p.Height)}, {I(p.Width)}, {I(win.KernelH)}, {I(win.KernelW)}, {I(win.StrideH)}, {I(win.StrideW)}, {I(win.PadH)}, {I(win.PadW)}";
+        if (!_poolFields.TryGetValue(args, out var shape))
+        {
+            shape = "s_pool" + I(_poolFields.Count);
+            _poolFields[args] = shape;
+            _convDecls.Add($"private static readonly {K}Pool2dShape {shape} = new({args});");
+        }
+        string call = p.IsMax
+            ? p.IsBackward ? $"MaxBackward({shape}, {p.Batch.Code}, {SpanOf(p.X!)}, {SpanOf(p.Dy!)}, " : $"MaxForward({shape}, {p.Batch.Code}, {SpanOf(p.X!)}, "
+            : p.IsBackward ? $"AvgBackward({shape}, {p.Batch.Code}, {SpanOf(p.Dy!)}, " : $"AvgForward({shape}, {p.Batch.Code}, {SpanOf(p.X!)}, ";
+        w.Line($"{K}Pool2d.{call}");
+        w.Line($"    {SpanOf(p.Output)});");
     }
 
     private void WriteMove(CodeWriter w, MoveKernel m)
