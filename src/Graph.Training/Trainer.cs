@@ -98,7 +98,7 @@ public static class Trainer
                         {
                             // Accuracy on the batch just trained, from a forward pass in training mode's weights.
                             model.IsTraining = false;
-                            model.Predict(input, n, output);
+                            model.Predict(input, n, output.AsSpan(0, n * model.OutputSize));
                             correct += Metrics.CountCorrect(output.AsSpan(0, n * model.OutputSize), model.OutputSize, MemoryMarshal.Cast<TLabel, int>(labels.AsSpan(0, n)));
                         }
                         seen += n;
@@ -179,7 +179,7 @@ public static class Trainer
                 loss.Add(model.Loss(input, labels.AsSpan(0, n * model.LabelSize), n), n);
                 if (confusion is not null)
                 {
-                    model.Predict(input, n, output);
+                    model.Predict(input, n, output.AsSpan(0, n * model.OutputSize));
                     Metrics.ArgMaxRows(output.AsSpan(0, n * model.OutputSize), model.OutputSize, predictions.AsSpan(0, n));
                     confusion.Add(MemoryMarshal.Cast<TLabel, int>(labels.AsSpan(0, n)), predictions.AsSpan(0, n));
                 }
@@ -194,8 +194,8 @@ public static class Trainer
 
     /// <summary>Parameters, then state, as checkpoint tensors (the optimizer's indices follow the parameter order).</summary>
     public static IReadOnlyList<NamedTensor> CheckpointTensors(ICompiledModel model) =>
-        model.Parameters.Select(p => new NamedTensor(p.Name, p.Shape, model.Parameter(p.Name)))
-            .Concat(model.States.Select(s => new NamedTensor(s.Name, s.Shape, model.State(s.Name))))
+        model.Parameters.Select(p => new NamedTensor(p.Name, p.Shape.ToArray(), model.Parameter(p.Name)))
+            .Concat(model.States.Select(s => new NamedTensor(s.Name, s.Shape.ToArray(), model.State(s.Name))))
             .ToList();
 
     /// <summary>Writes a checkpoint of the model and its optimizer atomically.</summary>
@@ -222,7 +222,7 @@ public static class Trainer
         return batches.CopyBatch(index, features, MemoryMarshal.Cast<TLabel, float>(labels.AsSpan()));
     }
 
-    private static void CheckCompatible<TLabel>(ISupervisedModel<TLabel> model, Dataset data)
+    private static void CheckCompatible<TLabel>(ISupervisedModel<TLabel> model, Dataset data) where TLabel : unmanaged
     {
         if (data.FeatureCount != model.InputSize)
             throw new ArgumentException($"Model '{model.Name}' takes {model.InputSize} features per example, but the data set has {data.FeatureCount}.");

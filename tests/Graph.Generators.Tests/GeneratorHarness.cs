@@ -31,7 +31,8 @@ internal static class GeneratorHarness
     });
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
-        FrameworkReferences.Value.Add(MetadataReference.CreateFromFile(typeof(global::Graph.Builder.ModelBuilder).Assembly.Location)));
+        FrameworkReferences.Value.Add(MetadataReference.CreateFromFile(typeof(global::Graph.Builder.ModelBuilder).Assembly.Location))
+            .Add(MetadataReference.CreateFromFile(typeof(global::Graph.Runtime.Models.ICompiledModel).Assembly.Location)));
 
     /// <summary>Runs the generator on <paramref name="source"/> compiled against the framework and <paramref name="references"/> only.</summary>
     public static GeneratorRun RunWith(string source, params MetadataReference[] references)

@@ -7,101 +7,26 @@ using Graph.Runtime.Initialization;
 using Graph.Runtime.Models;
 using Graph.Runtime.Optimizers;
 using Graph.Training;
+using Graph.Builder;
 
 namespace Graph.Training.Tests;
 
-/// <summary>
-/// A hand-written softmax regression (closed-form gradient), so the training loop is tested
-/// independently of the compiler: W [features, classes], b [classes].
-/// </summary>
-internal sealed class HandWrittenSoftmaxRegression : ISupervisedModel<int>
+/// <summary>Softmax regression 2 → 3, compiled by the source generator like any user model.</summary>
+[Model]
+public partial class BlobClassifier
 {
-    private readonly float[] _w, _b, _gw, _gb, _logits;
-    private Optimizer _optimizer = new Sgd(0.1f);
-
-    public HandWrittenSoftmaxRegression(int features, int classes, int maxBatch)
+    static void Define(ModelBuilder m)
     {
-        InputSize = features;
-        OutputSize = classes;
-        MaxBatch = maxBatch;
-        _w = new float[features * classes];
-        _b = new float[classes];
-        _gw = new float[_w.Length];
-        _gb = new float[_b.Length];
-        _logits = new float[maxBatch * classes];
-        Parameters = new[] { new TensorInfo("w", new[] { features, classes }), new TensorInfo("b", new[] { classes }) };
-        _optimizer.Bind(new[] { _w.Length, _b.Length });
-    }
-
-    public string Name => "softmax_regression";
-    public int MaxBatch { get; }
-    public bool IsTraining { get; set; }
-    public System.Collections.Generic.IReadOnlyList<TensorInfo> Parameters { get; }
-    public System.Collections.Generic.IReadOnlyList<TensorInfo> States { get; } = Array.Empty<TensorInfo>();
-    public int InputSize { get; }
-    public int LabelSize => 1;
-    public int OutputSize { get; }
-    public Optimizer Optimizer
-    {
-        get => _optimizer;
-        set { _optimizer = value; _optimizer.Bind(new[] { _w.Length, _b.Length }); }
-    }
-
-    public Memory<float> Parameter(string name) => name == "w" ? _w : _b;
-    public Memory<float> Gradient(string name) => name == "w" ? _gw : _gb;
-    public Memory<float> State(string name) => throw new ArgumentException(name);
-
-    public void Predict(ReadOnlySpan<float> input, int batch, Span<float> output)
-    {
-        int k = OutputSize;
-        for (int i = 0; i < batch; i++)
-            for (int c = 0; c < k; c++)
-            {
-                float sum = _b[c];
-                for (int f = 0; f < InputSize; f++) sum += input[i * InputSize + f] * _w[f * k + c];
-                output[i * k + c] = sum;
-            }
-    }
-
-    public float Loss(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, int batch) => Forward(input, labels, batch, backward: false);
-    public float ComputeGradients(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, int batch) => Forward(input, labels, batch, backward: true);
-
-    public float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, int batch)
-    {
-        float loss = ComputeGradients(input, labels, batch);
-        _optimizer.BeginStep();
-        _optimizer.Update(0, _w, _gw);
-        _optimizer.Update(1, _b, _gb);
-        return loss;
-    }
-
-    private float Forward(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, int batch, bool backward)
-    {
-        int k = OutputSize;
-        Predict(input, batch, _logits);
-        if (backward) { Array.Clear(_gw); Array.Clear(_gb); }
-        double loss = 0;
-        for (int i = 0; i < batch; i++)
-        {
-            var row = _logits.AsSpan(i * k, k);
-            float max = row.ToArray().Max();
-            double sum = 0;
-            for (int c = 0; c < k; c++) sum += Math.Exp(row[c] - max);
-            loss += Math.Log(sum) + max - row[labels[i]];
-            if (!backward) continue;
-            for (int c = 0; c < k; c++)
-            {
-                float g = (float)((Math.Exp(row[c] - max) / sum - (c == labels[i] ? 1 : 0)) / batch);
-                _gb[c] += g;
-                for (int f = 0; f < InputSize; f++) _gw[f * k + c] += g * input[i * InputSize + f];
-            }
-        }
-        return (float)(loss / batch);
+        var logits = m.Input("x", 2).Dense(3, "fc");
+        m.Output(logits);
+        m.Loss(logits.SoftmaxCrossEntropy(m.Labels("y", classes: 3)));
     }
 }
 
 public class TrainerTests
 {
+    private static BlobClassifier NewModel(int maxBatch) => new(maxBatch, seed: 1) { Optimizer = new Sgd(0.1f) };
+
     private static Dataset Blobs(int count, int seed)
     {
         var rng = new Random(seed);
@@ -119,7 +44,7 @@ public class TrainerTests
     [Fact]
     public void Fit_learns_separable_blobs_and_records_history()
     {
-        var model = new HandWrittenSoftmaxRegression(2, 3, 32);
+        var model = NewModel(32);
         var result = Trainer.Fit(model, Blobs(300, 1), Blobs(90, 2), new TrainingOptions { Epochs = 8, BatchSize = 32, ShowProgress = false });
         Assert.Equal(8, result.History.Count);
         Assert.True(result.History.Last.ValidationAccuracy > 0.95, $"validation accuracy {result.History.Last.ValidationAccuracy}");
@@ -136,12 +61,12 @@ public class TrainerTests
         string path = Path.Combine(directory, "model.safetensors");
         try
         {
-            var first = new HandWrittenSoftmaxRegression(2, 3, 32);
+            var first = NewModel(32);
             Trainer.Fit(first, Blobs(120, 1), null, new TrainingOptions { Epochs = 2, ShowProgress = false, CheckpointPath = path });
-            var resumed = new HandWrittenSoftmaxRegression(2, 3, 32);
+            var resumed = NewModel(32);
             var result = Trainer.Fit(resumed, Blobs(120, 1), null, new TrainingOptions { Epochs = 2, ShowProgress = false, CheckpointPath = path, Resume = true });
             Assert.Equal(0, result.History.Count); // already at epoch 2 of 2
-            Assert.Equal(first.Parameter("w").ToArray(), resumed.Parameter("w").ToArray());
+            Assert.Equal(first.Parameter("fc.weight").ToArray(), resumed.Parameter("fc.weight").ToArray());
             Assert.Equal(first.Optimizer.StepCount, resumed.Optimizer.StepCount);
         }
         finally
@@ -153,7 +78,7 @@ public class TrainerTests
     [Fact]
     public void Cancellation_stops_after_the_current_batch()
     {
-        var model = new HandWrittenSoftmaxRegression(2, 3, 8);
+        var model = NewModel(8);
         using var cancel = new CancellationTokenSource();
         cancel.Cancel();
         var result = Trainer.Fit(model, Blobs(64, 1), null, new TrainingOptions { Epochs = 3, BatchSize = 8, ShowProgress = false }, cancel.Token);
@@ -164,7 +89,7 @@ public class TrainerTests
     [Fact]
     public void Early_stopping_restores_the_best_weights()
     {
-        var model = new HandWrittenSoftmaxRegression(2, 3, 32);
+        var model = NewModel(32);
         // A learning rate this high makes validation loss bounce, so patience 1 triggers.
         model.Optimizer = new Sgd(50f);
         var result = Trainer.Fit(model, Blobs(300, 1), Blobs(90, 2), new TrainingOptions { Epochs = 30, ShowProgress = false, EarlyStoppingPatience = 1 });
@@ -179,10 +104,10 @@ public class TrainerTests
         string directory = Path.Combine(Path.GetTempPath(), "graph-plots-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var model = new HandWrittenSoftmaxRegression(2, 3, 32);
+            var model = NewModel(32);
             Trainer.Fit(model, Blobs(120, 1), Blobs(30, 2), new TrainingOptions { Epochs = 2, ShowProgress = false, PlotDirectory = directory });
             Plots.ConfusionMatrix(Trainer.Evaluate(model, Blobs(30, 2)).Confusion!, Path.Combine(directory, "cm.png"), "blobs");
-            foreach (var file in new[] { "softmax_regression-loss.png", "softmax_regression-accuracy.png", "cm.png" })
+            foreach (var file in new[] { "BlobClassifier-loss.png", "BlobClassifier-accuracy.png", "cm.png" })
             {
                 var bytes = File.ReadAllBytes(Path.Combine(directory, file));
                 Assert.True(bytes.Length > 1000 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', file);
@@ -197,8 +122,9 @@ public class TrainerTests
     [Fact]
     public void Mismatched_data_is_rejected_with_a_clear_message()
     {
-        var model = new HandWrittenSoftmaxRegression(3, 3, 8);
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Fit(model, Blobs(10, 1), null, new TrainingOptions { ShowProgress = false }));
-        Assert.Contains("takes 3 features per example, but the data set has 2", e.Message);
+        var model = NewModel(8);
+        var wide = new Dataset(new float[30], new[] { 3 }, new int[10], 3);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Fit(model, wide, null, new TrainingOptions { ShowProgress = false }));
+        Assert.Contains("takes 2 features per example, but the data set has 3", e.Message);
     }
 }

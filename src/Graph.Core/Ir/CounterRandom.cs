@@ -1,12 +1,22 @@
+#if GRAPH_RUNTIME
+namespace Graph.Runtime.Models;
+#else
 namespace Graph;
+#endif
 
 /// <summary>
 /// A counter-based random function: the value at (seed, stream, step, index) is a pure hash,
 /// so every engine (interpreter, generated C#, IL) draws identical dropout masks without
 /// sharing generator state, in any loop order or thread split. This file is compiled into the
-/// core and linked into the runtime, so there is one definition.
+/// core (internal, for the interpreter) and linked into the runtime (public, for generated code), so there
+/// is one definition.
 /// </summary>
-internal static class CounterRandom
+#if GRAPH_RUNTIME
+public
+#else
+internal
+#endif
+static class CounterRandom
 {
     /// <summary>SplitMix64's finalizer: a bijective 64-bit mix with good avalanche.</summary>
     public static ulong Mix(ulong z)

@@ -4,79 +4,144 @@ using Graph.Runtime.Optimizers;
 
 namespace Graph.Runtime.Models;
 
-/// <summary>Name and shape of a parameter or state tensor of a compiled model.</summary>
-public sealed record TensorInfo(string Name, int[] Shape)
+/// <summary>What a named tensor of a compiled model is.</summary>
+public enum ModelTensorKind
 {
-    /// <summary>Number of elements.</summary>
-    public int Length
+    /// <summary>A float feature input, fed on every call.</summary>
+    Input,
+    /// <summary>Integer class labels, fed to the loss.</summary>
+    Labels,
+    /// <summary>Float regression targets, fed to the loss.</summary>
+    Targets,
+    /// <summary>A trainable parameter.</summary>
+    Parameter,
+    /// <summary>Non-trainable state the training step updates (batch-norm running statistics).</summary>
+    State,
+}
+
+/// <summary>A named tensor of a compiled model: its kind and shape (-1 marks the batch dimension).</summary>
+public sealed class ModelTensorInfo
+{
+    /// <summary>Creates the description.</summary>
+    public ModelTensorInfo(string name, ModelTensorKind kind, int[] shape)
     {
-        get
-        {
-            int length = 1;
-            foreach (int d in Shape) length *= d;
-            return length;
-        }
+        Name = name;
+        Kind = kind;
+        Shape = shape;
+        long size = 1;
+        foreach (int d in shape) if (d != -1) size *= d;
+        ElementsPerItem = checked((int)size);
     }
+
+    /// <summary>The name used in the model definition ("fc1.weight", "x").</summary>
+    public string Name { get; }
+
+    /// <summary>What it is.</summary>
+    public ModelTensorKind Kind { get; }
+
+    /// <summary>The shape; inputs start with -1, the batch dimension.</summary>
+    public IReadOnlyList<int> Shape { get; }
+
+    /// <summary>Elements per example (inputs) or in total (parameters and states).</summary>
+    public int ElementsPerItem { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => Name + " [" + string.Join(",", Shape) + "] " + Kind;
 }
 
 /// <summary>
-/// What every compiled model offers, whichever engine produced it (source generator or run-time JIT):
-/// its parameters, gradients and state by name, train/eval mode and the optimizer its training step uses.
+/// A model compiled ahead of time into a <c>[Model]</c> partial class (or at run time). Any batch from 1 to
+/// <see cref="MaxBatch"/> runs without recompiling; nothing is allocated per call after construction.
+/// The low-level entry points read their inputs from <see cref="InputBuffer"/> and <see cref="LabelBuffer"/>;
+/// the typed methods the generator adds (and <see cref="ISupervisedModel{TLabel}"/>) copy spans there first.
 /// </summary>
 public interface ICompiledModel
 {
     /// <summary>The model's name.</summary>
     string Name { get; }
 
-    /// <summary>Largest batch the model's memory was planned for.</summary>
+    /// <summary>The largest batch the model was sized for.</summary>
     int MaxBatch { get; }
 
-    /// <summary>Training mode (dropout active, batch norm on batch statistics) or evaluation mode.</summary>
+    /// <summary>The seed that initialized the parameters and keys the dropout masks.</summary>
+    ulong Seed { get; }
+
+    /// <summary>
+    /// The mode <see cref="Predict(int, Span{float})"/> and <see cref="Loss(int)"/> run in: false (the default)
+    /// is evaluation (dropout off, batch norm on running statistics); true runs them as in training
+    /// (dropout masks of the current step, batch statistics) without updating anything.
+    /// </summary>
     bool IsTraining { get; set; }
 
-    /// <summary>Trainable parameters in declaration order.</summary>
-    IReadOnlyList<TensorInfo> Parameters { get; }
+    /// <summary>Training steps taken (the dropout masks' step counter).</summary>
+    long TrainingSteps { get; }
 
-    /// <summary>Non-trainable state (running statistics) in declaration order.</summary>
-    IReadOnlyList<TensorInfo> States { get; }
+    /// <summary>Feature inputs, labels and targets, in declaration order.</summary>
+    IReadOnlyList<ModelTensorInfo> Inputs { get; }
 
-    /// <summary>The values of parameter <paramref name="name"/>; writable.</summary>
+    /// <summary>Parameters in declaration order (the optimizer's parameter indices).</summary>
+    IReadOnlyList<ModelTensorInfo> Parameters { get; }
+
+    /// <summary>State tensors in declaration order.</summary>
+    IReadOnlyList<ModelTensorInfo> States { get; }
+
+    /// <summary>Floats of prediction per example (0 when the model declares no output).</summary>
+    int OutputSize { get; }
+
+    /// <summary>The parameter's values (stable storage, read and written in place; kept by checkpoints and early stopping).</summary>
     Memory<float> Parameter(string name);
 
-    /// <summary>The gradient of the loss with respect to parameter <paramref name="name"/> from the last backward pass.</summary>
+    /// <summary>The parameter's gradient from the last <see cref="ComputeGradients(int)"/> or <see cref="TrainStep(int)"/>.</summary>
     Memory<float> Gradient(string name);
 
-    /// <summary>The values of state tensor <paramref name="name"/>; writable.</summary>
+    /// <summary>The state tensor's values.</summary>
     Memory<float> State(string name);
 
-    /// <summary>The optimizer the training step applies (SGD with lr 0.01 until set).</summary>
+    /// <summary>The storage of a float input or target (MaxBatch examples); the low-level calls read the first batch examples.</summary>
+    Span<float> InputBuffer(string name);
+
+    /// <summary>The storage of integer labels (MaxBatch examples).</summary>
+    Span<int> LabelBuffer(string name);
+
+    /// <summary>Updates parameters from gradients in <see cref="TrainStep(int)"/>; SGD with learning rate 0.01 unless set.</summary>
     Optimizer Optimizer { get; set; }
+
+    /// <summary>Prediction for the first <paramref name="batch"/> examples of the input buffers.</summary>
+    void Predict(int batch, Span<float> output);
+
+    /// <summary>Mean loss over the first <paramref name="batch"/> examples of the input buffers (evaluation mode unless <see cref="IsTraining"/>).</summary>
+    float Loss(int batch);
+
+    /// <summary>Training-mode forward and backward pass: fills the gradients, returns the loss; parameters and states are unchanged.</summary>
+    float ComputeGradients(int batch);
+
+    /// <summary>Forward, backward, optimizer update and state updates; returns the loss before the update.</summary>
+    float TrainStep(int batch);
 }
 
 /// <summary>
-/// A compiled model with one feature input and one label input: <typeparamref name="TLabel"/> is int for
-/// class labels and float for regression or one-hot targets. Spans hold whole batches, row-major.
+/// A model with one feature input and one label input: <typeparamref name="TLabel"/> is <see cref="int"/> for class
+/// labels and <see cref="float"/> for regression targets. Spans of the wrong length throw <see cref="ArgumentException"/>
+/// naming the input and the expected length; a batch outside [1, MaxBatch] throws <see cref="ArgumentOutOfRangeException"/>;
+/// a class label out of range throws <see cref="ArgumentException"/>.
 /// </summary>
-public interface ISupervisedModel<TLabel> : ICompiledModel
+public interface ISupervisedModel<TLabel> : ICompiledModel where TLabel : unmanaged
 {
     /// <summary>Floats per example of the feature input.</summary>
     int InputSize { get; }
 
-    /// <summary>Label values per example (1 for class labels).</summary>
+    /// <summary>Labels (1) or target floats per example.</summary>
     int LabelSize { get; }
 
-    /// <summary>Floats per example of the prediction.</summary>
-    int OutputSize { get; }
-
-    /// <summary>Forward pass in the current mode; writes batch × OutputSize floats.</summary>
+    /// <summary>Writes batch·OutputSize floats of prediction.</summary>
     void Predict(ReadOnlySpan<float> input, int batch, Span<float> output);
 
-    /// <summary>The loss in evaluation mode (no state changes).</summary>
+    /// <summary>The mean loss (evaluation mode unless <see cref="ICompiledModel.IsTraining"/>).</summary>
     float Loss(ReadOnlySpan<float> input, ReadOnlySpan<TLabel> labels, int batch);
 
-    /// <summary>Forward and backward in training mode: fills every gradient and returns the loss.</summary>
+    /// <summary>Training-mode forward and backward: fills the gradients and returns the loss.</summary>
     float ComputeGradients(ReadOnlySpan<float> input, ReadOnlySpan<TLabel> labels, int batch);
 
-    /// <summary>Forward, backward, optimizer update and state updates in training mode; returns the loss before the update.</summary>
+    /// <summary>Forward, backward, optimizer update and state updates; returns the loss.</summary>
     float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<TLabel> labels, int batch);
 }

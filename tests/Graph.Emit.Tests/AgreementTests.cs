@@ -1,0 +1,204 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Graph.Builder;
+using Graph.Interpretation;
+using Graph.Ir;
+using Graph.Ops;
+using Graph.Runtime.Models;
+using Graph.Tests;
+using Xunit.Abstractions;
+
+namespace Graph.Emit.Tests;
+
+/// <summary>Every row of the core gradient-check table, emitted as a model, compiled once with Roslyn.</summary>
+public sealed class CompiledTable
+{
+    public sealed class Entry
+    {
+        public required GradCase Case { get; init; }
+        public required bool Scaled { get; init; }
+        public required ModelBuilder Builder { get; init; }
+        public required string ClassName { get; init; }
+        public required Dictionary<string, TensorValue> Feeds { get; init; }
+        public string? NotLowered { get; init; }
+    }
+
+    public Dictionary<string, Entry> Entries { get; } = new();
+    public Assembly Assembly { get; }
+
+    public static string Key(string name, bool scaled) => (scaled ? "scaled: " : "") + name;
+
+    public CompiledTable()
+    {
+        var sources = new List<string>();
+        int index = 0;
+        foreach (bool scaled in new[] { false, true })
+        {
+            foreach (var c in EmitCaseTable.Cases)
+            {
+                EmitCaseTable.ScaleInputs = scaled;
+                ModelBuilder m;
+                try { m = Build(c); }
+                finally { EmitCaseTable.ScaleInputs = false; }
+                if (scaled && !m.Graph.Parameters.Any(p => ((ParameterOp)p.Op).LeafName.StartsWith("pos_scale_"))) continue;
+                string className = "Case" + index++;
+                string? error = null;
+                try { sources.Add(ModelEmitter.Emit(m, new EmitTarget("Generated.Table", className, "public", Array.Empty<string>()))); }
+                catch (NotSupportedException e) { error = e.Message; }
+                var feeds = GradientCheck.MakeFeeds(m.Graph, c.Batch, c.Classes);
+                Entries[Key(c.Name, scaled)] = new Entry { Case = c, Scaled = scaled, Builder = m, ClassName = "Generated.Table." + className, Feeds = feeds, NotLowered = error };
+            }
+        }
+        Assembly = RoslynCompiler.Compile(sources, "Table");
+    }
+
+    /// <summary>As GradientCheck.Prepare, plus the case's output as the model's prediction.</summary>
+    private static ModelBuilder Build(GradCase c)
+    {
+        var m = new ModelBuilder(c.Name.Replace(' ', '_'));
+        var output = c.Build(m);
+        if (output.Shape.HasBatch && output.Shape.BatchAxis != 0)
+        {
+            int axis = output.Shape.BatchAxis;
+            output = output.Transpose(new[] { axis }.Concat(Enumerable.Range(0, output.Shape.Rank).Where(a => a != axis)).ToArray());
+        }
+        m.Output(output);
+        Tensor loss;
+        if (output.Shape.Rank == 0) loss = output * 1.0;
+        else if (output.Shape.HasBatch)
+            loss = (output * m.Input("__weights", output.Shape.Dims.Skip(1).ToArray())).Sum();
+        else
+            loss = (output * m.Constant(GradientCheck.RandomValues(new Random(99), (int)output.Shape.ConstantSize, "w"), output.Shape.Dims)).Sum();
+        m.Loss(loss);
+        return m;
+    }
+}
+
+public class AgreementTests : IClassFixture<CompiledTable>
+{
+    /// <summary>
+    /// Norm-wise relative difference allowed between generated float32 code and the float32-rounded interpreter:
+    /// ‖a − b‖ / max(‖a‖, ‖b‖, 0.01) ≤ 1e-4, i.e. an absolute 1e-6 for results whose norm is below 0.01 (such as a
+    /// convolution bias feeding batch norm, whose exact gradient is 0 and whose computed one is rounding noise).
+    /// </summary>
+    public const double Tolerance = 1e-4;
+
+    private static double s_worst;
+    private static string s_worstWhere = "";
+    private static readonly object s_lock = new();
+    private readonly CompiledTable _table;
+    private readonly ITestOutputHelper _output;
+
+    public AgreementTests(CompiledTable table, ITestOutputHelper output)
+    {
+        _table = table;
+        _output = output;
+    }
+
+    public static IEnumerable<object[]> Rows =>
+        EmitCaseTable.Cases.SelectMany(c => new[] { new object[] { c.Name, false }, new object[] { c.Name, true } });
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public void Generated_code_matches_the_interpreter(string name, bool scaled)
+    {
+        if (!_table.Entries.TryGetValue(CompiledTable.Key(name, scaled), out var e)) return; // no input to scale
+        Assert.True(e.NotLowered is null, e.NotLowered);
+        var c = e.Case;
+        const ulong seed = 7;
+        var model = RoslynCompiler.Create<ICompiledModel>(_table.Assembly, e.ClassName, c.Batch + 2, seed);
+        Feed(model, e.Feeds);
+        var graph = e.Builder.Graph;
+        var evalRef = Interpreter.Run(graph, e.Feeds, Mode.Eval, Precision.Float32, seed, 0);
+        var trainRef = Interpreter.Run(graph, e.Feeds, Mode.Train, Precision.Float32, seed, 0);
+
+        // Evaluation mode: prediction and loss.
+        var prediction = new float[model.OutputSize * (graph.FindOutput("output")!.Node.Shape.HasBatch ? c.Batch : 1)];
+        model.Predict(c.Batch, prediction);
+        Check(e, "eval output", prediction, evalRef["output"].Data);
+        Check(e, "eval loss", new[] { model.Loss(c.Batch) }, evalRef["loss"].Data);
+
+        // Training mode forward.
+        model.IsTraining = true;
+        model.Predict(c.Batch, prediction);
+        Check(e, "train output", prediction, trainRef["output"].Data);
+        Check(e, "train loss", new[] { model.Loss(c.Batch) }, trainRef["loss"].Data);
+        model.IsTraining = false;
+
+        // Gradients.
+        float loss = model.ComputeGradients(c.Batch);
+        Check(e, "gradients' loss", new[] { loss }, trainRef["loss"].Data);
+        foreach (var p in model.Parameters)
+            Check(e, "grad:" + p.Name, model.Gradient(p.Name).ToArray(), trainRef["grad:" + p.Name].Data);
+
+        // One SGD step: p - lr·g with the reference gradient; states take their reference updates.
+        model.Optimizer = new Graph.Runtime.Optimizers.Sgd(0.1f);
+        model.TrainStep(c.Batch);
+        foreach (var p in model.Parameters)
+        {
+            var before = e.Feeds[p.Name].Data;
+            var g = trainRef["grad:" + p.Name].Data;
+            Check(e, "sgd " + p.Name, model.Parameter(p.Name).ToArray(), before.Select((v, i) => (double)(float)(v - 0.1 * g[i])).ToArray());
+        }
+        foreach (var s in model.States)
+            Check(e, "state " + s.Name, model.State(s.Name).ToArray(), trainRef["state:" + s.Name].Data);
+        Assert.Equal(1, model.TrainingSteps);
+    }
+
+    [Fact]
+    public void Every_table_row_is_lowered() =>
+        Assert.Empty(_table.Entries.Values.Where(e => e.NotLowered is not null).Select(e => e.Case.Name + ": " + e.NotLowered));
+
+    public static double RelativeError(float[] a, double[] b)
+    {
+        double diff = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff += (a[i] - b[i]) * (a[i] - b[i]);
+            na += (double)a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(Math.Max(na, nb)), 1e-2);
+    }
+
+    internal static void Feed(ICompiledModel model, Dictionary<string, TensorValue> feeds)
+    {
+        foreach (var i in model.Inputs)
+        {
+            var data = feeds[i.Name].Data;
+            if (i.Kind == ModelTensorKind.Labels)
+            {
+                var span = model.LabelBuffer(i.Name);
+                for (int k = 0; k < data.Length; k++) span[k] = (int)data[k];
+            }
+            else
+            {
+                var span = model.InputBuffer(i.Name);
+                for (int k = 0; k < data.Length; k++) span[k] = (float)data[k];
+            }
+        }
+        foreach (var p in model.Parameters) Copy(feeds[p.Name].Data, model.Parameter(p.Name).Span);
+        foreach (var s in model.States) Copy(feeds[s.Name].Data, model.State(s.Name).Span);
+    }
+
+    private static void Copy(double[] from, Span<float> to)
+    {
+        Assert.Equal(from.Length, to.Length);
+        for (int k = 0; k < from.Length; k++) to[k] = (float)from[k];
+    }
+
+    private void Check(CompiledTable.Entry e, string what, float[] actual, double[] expected)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double error = RelativeError(actual, expected);
+        string where = $"{(e.Scaled ? "scaled " : "")}{e.Case.Name} / {what}";
+        lock (s_lock)
+        {
+            if (error > s_worst) { s_worst = error; s_worstWhere = where; }
+        }
+        _output.WriteLine($"{where}: {error:E2} (worst so far {s_worst:E2} at {s_worstWhere})");
+        Assert.True(error <= Tolerance, $"{where}: relative difference {error:E3} > {Tolerance:E0}\n  actual   {string.Join(", ", actual.Take(8))}\n  expected {string.Join(", ", expected.Take(8))}");
+    }
+}
