@@ -95,14 +95,17 @@ public static class Program
         {
             loss = model.TrainStep(x, y, n);     // forward, backward and SGD update in one call
             if (step == 1 || step % 100 == 0)
-                Console.WriteLine($"step {step,3}  loss {loss.ToString("E3", CultureInfo.InvariantCulture)}  " +
+                Console.WriteLine($"step {step,3}  loss {loss.ToString("0.000E+0", CultureInfo.InvariantCulture)}  " +
                                   $"w {F(model.Parameter("w").Span[0])}  b {F(model.Parameter("b").Span[0])}");
         }
         model.IsTraining = false;
 
-        var prediction = new float[n];
-        model.Predict(x, n, prediction);
-        Console.WriteLine($"prediction at x = 0.5: {F(prediction[FindIndex(x, 0.5f)])} (x = {F(x[FindIndex(x, 0.5f)])})");
+        // Inference on new points, including one outside the training range [−2, 2].
+        float[] probe = { -1f, 0f, 0.5f, 3f };
+        var prediction = new float[probe.Length];
+        model.Predict(probe, probe.Length, prediction);
+        for (int i = 0; i < probe.Length; i++)
+            Console.WriteLine($"  x = {F(probe[i])}  ŷ = {F(prediction[i])}  (2x + 1 = {F(2f * probe[i] + 1f)})");
         return Report("w", model.Parameter("w").Span[0], 2f) & Report("b", model.Parameter("b").Span[0], 1f);
     }
 
@@ -111,14 +114,6 @@ public static class Program
         bool ok = MathF.Abs(value - truth) <= Tolerance;
         Console.WriteLine($"{name} = {F(value)} (true {F(truth)}, error {F(MathF.Abs(value - truth))}) {(ok ? "ok" : "FAIL")}");
         return ok;
-    }
-
-    private static int FindIndex(float[] xs, float target)
-    {
-        int best = 0;
-        for (int i = 1; i < xs.Length; i++)
-            if (MathF.Abs(xs[i] - target) < MathF.Abs(xs[best] - target)) best = i;
-        return best;
     }
 
     private static string F(float v) => v.ToString("F4", CultureInfo.InvariantCulture);

@@ -34,7 +34,7 @@ public static class Program
         const int maxRestarts = 10;
         for (int attempt = 0; attempt < maxRestarts; attempt++, seed++)
         {
-            var model = new XorNet(maxBatch: 4, seed) { Optimizer = new Adam(learningRate: 0.05f) };
+            var model = new XorNet(4, seed) { Optimizer = new Adam(learningRate: 0.05f) };
             Console.WriteLine($"seed {seed}: training 2-2-1 (tanh, sigmoid, BCE, Adam lr 0.05) for {steps} full-batch steps");
             float loss = float.NaN;
             for (int step = 1; step <= steps; step++)
