@@ -87,11 +87,11 @@ public static class Program
         int k = matrix.ClassCount;
         int width = Math.Max(6, matrix.Total.ToString(CultureInfo.InvariantCulture).Length + 1);
         var text = new StringBuilder();
-        text.Append("actual".PadLeft(7)).Append(string.Concat(Enumerable.Range(0, k).Select(p => p.ToString(CultureInfo.InvariantCulture).PadLeft(width))))
+        text.Append("act\\pred".PadLeft(9)).Append(string.Concat(Enumerable.Range(0, k).Select(p => p.ToString(CultureInfo.InvariantCulture).PadLeft(width))))
             .Append("support".PadLeft(9)).Append('\n');
         for (int a = 0; a < k; a++)
         {
-            text.Append(a.ToString(CultureInfo.InvariantCulture).PadLeft(7));
+            text.Append(a.ToString(CultureInfo.InvariantCulture).PadLeft(9));
             for (int p = 0; p < k; p++) text.Append(matrix[a, p].ToString(CultureInfo.InvariantCulture).PadLeft(width));
             text.Append(matrix.Support(a).ToString(CultureInfo.InvariantCulture).PadLeft(9)).Append('\n');
         }

@@ -42,7 +42,14 @@ public static class Program
         var mnist = Graph.Runtime.Data.Mnist.Load();
         // Hold out 10% of the training images for validation; the test set is only used once, at the end.
         var (train, validation) = Splits.TrainValidation(mnist.Train, 0.1, new Rng(options.Seed));
-        Console.WriteLine($"MNIST: {train.Count} training, {validation.Count} validation, {mnist.Test.Count} test images");
+        var testSet = mnist.Test;
+        if (options.EvalLimit is int limit)
+        {
+            // Smoke runs: validate and test on the first images only (the accuracy is then only indicative).
+            validation = validation.Subset(Range(Math.Min(limit, validation.Count)));
+            testSet = testSet.Subset(Range(Math.Min(limit, testSet.Count)));
+        }
+        Console.WriteLine($"MNIST: {train.Count} training, {validation.Count} validation, {testSet.Count} test images");
 
         ISupervisedModel<int> model = options.Model switch
         {
@@ -80,7 +87,7 @@ public static class Program
         });
         Console.WriteLine($"trained in {result.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
 
-        var test = Trainer.Evaluate(model, mnist.Test, options.BatchSize);
+        var test = Trainer.Evaluate(model, testSet, options.BatchSize);
         if (options.Plots is string plots && test.Confusion is not null)
         {
             var path = Path.Combine(plots, model.Name + "-confusion.png");
@@ -90,6 +97,13 @@ public static class Program
         Console.WriteLine($"test loss: {test.Loss.ToString("F4", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"test accuracy: {test.Accuracy.ToString("F4", CultureInfo.InvariantCulture)}");
         return 0;
+    }
+
+    private static int[] Range(int count)
+    {
+        var indices = new int[count];
+        for (int i = 0; i < count; i++) indices[i] = i;
+        return indices;
     }
 
     private static long ParameterCount(ICompiledModel model)
@@ -112,6 +126,7 @@ internal sealed class Options
           --schedule cosine|none             learning-rate schedule (default cosine: anneal to 0 over the run)
           --seed N                           seed of initialization, shuffling, the split and augmentation (default 1)
           --max-batches N                    at most N batches per epoch (smoke runs)
+          --eval-limit N                     validate and test on the first N images only (smoke runs)
           --plots DIR                        write loss/accuracy curves and the test confusion matrix as PNGs
           --checkpoint PATH                  save model and optimizer after every epoch (safetensors)
           --resume                           continue from --checkpoint if it exists
@@ -126,6 +141,7 @@ internal sealed class Options
     public string Schedule { get; private set; } = "cosine";
     public ulong Seed { get; private set; } = 1;
     public int? MaxBatches { get; private set; }
+    public int? EvalLimit { get; private set; }
     public string? Plots { get; private set; }
     public string? Checkpoint { get; private set; }
     public bool Resume { get; private set; }
@@ -179,6 +195,7 @@ internal sealed class Options
                     break;
                 }
                 case "--max-batches": o.MaxBatches = PositiveInt(); break;
+                case "--eval-limit": o.EvalLimit = PositiveInt(); break;
                 case "--plots": o.Plots = Value(); break;
                 case "--checkpoint": o.Checkpoint = Value(); break;
                 case "--resume": o.Resume = true; break;

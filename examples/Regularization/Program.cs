@@ -29,6 +29,7 @@ public static class Program
     public static int Main(string[] args)
     {
         int epochs = 40, trainSize = 1000, validationSize = 5000, patience = 5, batchSize = 64;
+        int? testSize = null;
         int? maxBatches = null;
         ulong seed = 1;
         string plots = Path.Combine("plots", "regularization");
@@ -41,13 +42,14 @@ public static class Program
                 case "--epochs": epochs = Int(); break;
                 case "--train-size": trainSize = Int(); break;
                 case "--validation-size": validationSize = Int(); break;
+                case "--test-size": testSize = Int(); break;
                 case "--patience": patience = Int(); break;
                 case "--batch-size": batchSize = Int(); break;
                 case "--max-batches": maxBatches = Int(); break;
                 case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--plots": plots = Next(); break;
                 default:
-                    Console.Error.WriteLine($"unknown option '{args[i]}'; options: --epochs --train-size --validation-size --patience --batch-size --max-batches --seed --plots");
+                    Console.Error.WriteLine($"unknown option '{args[i]}'; options: --epochs --train-size --validation-size --test-size --patience --batch-size --max-batches --seed --plots");
                     return 2;
             }
         }
@@ -57,14 +59,15 @@ public static class Program
         var order = Shuffling.Permutation(mnist.Train.Count, new Rng(seed));
         var train = mnist.Train.Subset(order.AsSpan(0, trainSize));
         var validation = mnist.Train.Subset(order.AsSpan(trainSize, validationSize));
-        Console.WriteLine($"training on {train.Count} images, validating on {validation.Count}, testing on {mnist.Test.Count}");
+        var test = testSize is int t ? mnist.Test.Subset(Shuffling.Permutation(mnist.Test.Count, new Rng(seed)).AsSpan(0, Math.Min(t, mnist.Test.Count))) : mnist.Test;
+        Console.WriteLine($"training on {train.Count} images, validating on {validation.Count}, testing on {test.Count}");
 
         var runs = new List<Run>
         {
-            Train("plain", new Plain(batchSize, seed), train, validation, mnist.Test, epochs, batchSize, seed, maxBatches, null),
-            Train("l2", new WithL2(batchSize, seed), train, validation, mnist.Test, epochs, batchSize, seed, maxBatches, null),
-            Train("dropout", new WithDropout(batchSize, seed), train, validation, mnist.Test, epochs, batchSize, seed, maxBatches, null),
-            Train("early-stop", new Plain(batchSize, seed), train, validation, mnist.Test, epochs, batchSize, seed, maxBatches, patience),
+            Train("plain", new Plain(batchSize, seed), train, validation, test, epochs, batchSize, seed, maxBatches, null),
+            Train("l2", new WithL2(batchSize, seed), train, validation, test, epochs, batchSize, seed, maxBatches, null),
+            Train("dropout", new WithDropout(batchSize, seed), train, validation, test, epochs, batchSize, seed, maxBatches, null),
+            Train("early-stop", new Plain(batchSize, seed), train, validation, test, epochs, batchSize, seed, maxBatches, patience),
         };
 
         PrintTable(runs, "validation loss", e => e.ValidationLoss);
