@@ -70,6 +70,9 @@ public static class Program
             Train("early-stop", new Plain(batchSize, seed), train, validation, test, epochs, batchSize, seed, maxBatches, patience),
         };
 
+        // The model's loss is what it minimizes, so l2's losses include the penalty λ·Σw² on top of the cross-entropy.
+        Console.WriteLine();
+        Console.WriteLine($"(the l2 run's losses include its penalty {WithL2.Lambda.ToString("G", CultureInfo.InvariantCulture)}·Σw²; compare accuracies across runs)");
         PrintTable(runs, "validation loss", e => e.ValidationLoss);
         PrintTable(runs, "validation accuracy", e => e.ValidationAccuracy);
         PrintTable(runs, "train loss", e => e.TrainLoss);
