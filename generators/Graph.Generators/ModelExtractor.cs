@@ -61,13 +61,13 @@ internal static class ModelExtractor
             foreach (var reference in t.DeclaringSyntaxReferences)
             {
                 if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
-                    return Failed(target, DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), t.Name));
+                    return Failed(target, DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), t.Name)) with { CanReopen = false };
             }
         }
         for (var t = type; t is not null; t = t.ContainingType)
         {
             if (t.IsGenericType)
-                return Failed(target, DiagnosticInfo.Create(DiagnosticDescriptors.GenericClassNotSupported, target.Location, type.Name));
+                return Failed(target, DiagnosticInfo.Create(DiagnosticDescriptors.GenericClassNotSupported, target.Location, type.Name)) with { CanReopen = false };
         }
 
         string definitionName = DefaultDefinitionName;

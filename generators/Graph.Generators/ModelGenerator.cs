@@ -47,7 +47,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(sources, static (spc, source) =>
         {
-            spc.AddSource(source.HintName, source.Source);
+            if (source.Source is not null) spc.AddSource(source.HintName, source.Source);
             // Only emission's own failures; the evaluation's diagnostics have their own output.
             foreach (var diagnostic in source.Diagnostics) spc.ReportDiagnostic(diagnostic.ToDiagnostic());
         });

@@ -33,7 +33,7 @@ public static class DiagnosticDescriptors
         "Unsupported construct in a model definition",
         "The model definition cannot be evaluated at build time: {0}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
-        description: "Model definitions are evaluated at build time. They may use locals, literals, constants, arithmetic, strings, arrays, for/foreach/while loops with bounds known at build time, if/ternary, static helper methods of the same project, System.Math and the Graph API.");
+        description: "Model definitions are evaluated at build time. They may use locals, literals, constants, arithmetic, strings, arrays, for/foreach/while loops with bounds known at build time, if/ternary, static helper methods, static readonly fields and static properties of the same project, System.Math and the Graph API.");
 
     /// <summary>GRAPH004: a shape rule was violated, reported at the user's call that built the op.</summary>
     public static readonly DiagnosticDescriptor ShapeError = new(

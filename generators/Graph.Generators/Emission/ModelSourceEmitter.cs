@@ -12,6 +12,7 @@ internal static class ModelSourceEmitter
     public static GeneratedModelSource Emit(ModelEvaluation model, CancellationToken cancellationToken)
     {
         var target = model.Target;
+        if (!model.CanReopen) return new GeneratedModelSource(target.HintName, null, EquatableArray<DiagnosticInfo>.Empty);
         var emitTarget = new FallbackEmitTarget(target.Namespace, target.ClassName, target.Accessibility, target.ContainingTypes.ToArray());
         try
         {

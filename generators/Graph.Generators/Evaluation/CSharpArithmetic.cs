@@ -47,7 +47,7 @@ internal static class CSharpArithmetic
 
     private static object FromLong(long v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
+        SpecialType.System_SByte => (object)unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
         SpecialType.System_Int16 => unchecked((short)v), SpecialType.System_UInt16 => unchecked((ushort)v),
         SpecialType.System_Int32 => unchecked((int)v), SpecialType.System_UInt32 => unchecked((uint)v),
         SpecialType.System_Int64 => v, SpecialType.System_UInt64 => unchecked((ulong)v),
@@ -57,7 +57,7 @@ internal static class CSharpArithmetic
 
     private static object FromLongChecked(long v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
+        SpecialType.System_SByte => (object)checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
         SpecialType.System_Int16 => checked((short)v), SpecialType.System_UInt16 => checked((ushort)v),
         SpecialType.System_Int32 => checked((int)v), SpecialType.System_UInt32 => checked((uint)v),
         SpecialType.System_Int64 => v, SpecialType.System_UInt64 => checked((ulong)v),
@@ -67,7 +67,7 @@ internal static class CSharpArithmetic
 
     private static object FromULong(ulong v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
+        SpecialType.System_SByte => (object)unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
         SpecialType.System_Int16 => unchecked((short)v), SpecialType.System_UInt16 => unchecked((ushort)v),
         SpecialType.System_Int32 => unchecked((int)v), SpecialType.System_UInt32 => unchecked((uint)v),
         SpecialType.System_Int64 => unchecked((long)v), SpecialType.System_UInt64 => v,
@@ -77,7 +77,7 @@ internal static class CSharpArithmetic
 
     private static object FromULongChecked(ulong v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
+        SpecialType.System_SByte => (object)checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
         SpecialType.System_Int16 => checked((short)v), SpecialType.System_UInt16 => checked((ushort)v),
         SpecialType.System_Int32 => checked((int)v), SpecialType.System_UInt32 => checked((uint)v),
         SpecialType.System_Int64 => checked((long)v), SpecialType.System_UInt64 => v,
@@ -85,11 +85,14 @@ internal static class CSharpArithmetic
         _ => throw Unsupported(t),
     };
 
+    // Every switch below casts its first arm to object: otherwise the arms' best common type (double)
+    // would silently turn every result into a double before boxing.
+
     // Floating-point to integer casts truncate toward zero, as in C#; out-of-range values behave as
     // the host runtime's casts do (saturating on .NET 9+), the same runtime family the user's code runs on.
     private static object FromDouble(double v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
+        SpecialType.System_SByte => (object)unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
         SpecialType.System_Int16 => unchecked((short)v), SpecialType.System_UInt16 => unchecked((ushort)v),
         SpecialType.System_Int32 => unchecked((int)v), SpecialType.System_UInt32 => unchecked((uint)v),
         SpecialType.System_Int64 => unchecked((long)v), SpecialType.System_UInt64 => unchecked((ulong)v),
@@ -99,7 +102,7 @@ internal static class CSharpArithmetic
 
     private static object FromFloat(float v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
+        SpecialType.System_SByte => (object)unchecked((sbyte)v), SpecialType.System_Byte => unchecked((byte)v),
         SpecialType.System_Int16 => unchecked((short)v), SpecialType.System_UInt16 => unchecked((ushort)v),
         SpecialType.System_Int32 => unchecked((int)v), SpecialType.System_UInt32 => unchecked((uint)v),
         SpecialType.System_Int64 => unchecked((long)v), SpecialType.System_UInt64 => unchecked((ulong)v),
@@ -109,7 +112,7 @@ internal static class CSharpArithmetic
 
     private static object FromDoubleChecked(double v, SpecialType t) => t switch
     {
-        SpecialType.System_SByte => checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
+        SpecialType.System_SByte => (object)checked((sbyte)v), SpecialType.System_Byte => checked((byte)v),
         SpecialType.System_Int16 => checked((short)v), SpecialType.System_UInt16 => checked((ushort)v),
         SpecialType.System_Int32 => checked((int)v), SpecialType.System_UInt32 => checked((uint)v),
         SpecialType.System_Int64 => checked((long)v), SpecialType.System_UInt64 => checked((ulong)v),
@@ -212,7 +215,7 @@ internal static class CSharpArithmetic
     /// <summary>A built-in unary operator (+, -, ~, !).</summary>
     public static object Unary(UnaryOperatorKind op, object operand, bool isChecked) => (op, operand) switch
     {
-        (UnaryOperatorKind.Plus, _) => operand,
+        (UnaryOperatorKind.Plus, _) => operand,  // object: keeps every arm's own boxed type
         (UnaryOperatorKind.Not, bool b) => !b,
         (UnaryOperatorKind.Minus, int i) => isChecked ? checked(-i) : unchecked(-i),
         (UnaryOperatorKind.Minus, long l) => isChecked ? checked(-l) : unchecked(-l),
@@ -229,7 +232,7 @@ internal static class CSharpArithmetic
         int delta = increment ? 1 : -1;
         return value switch
         {
-            int i => isChecked ? checked(i + delta) : unchecked(i + delta),
+            int i => (object)(isChecked ? checked(i + delta) : unchecked(i + delta)),
             long l => isChecked ? checked(l + delta) : unchecked(l + delta),
             double d => d + delta,
             float f => f + delta,

@@ -34,6 +34,7 @@ internal sealed class DefinitionEvaluator
     private readonly CancellationToken _cancellationToken;
     private readonly Dictionary<SyntaxTree, SemanticModel> _semanticModels = new();
     private readonly Dictionary<IMethodSymbol, IOperation> _bodies = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<ISymbol, object?> _staticValues = new(SymbolEqualityComparer.Default);
     private readonly Stack<LocationInfo> _callSites = new();
     private int _totalIterations;
 
@@ -120,6 +121,10 @@ internal sealed class DefinitionEvaluator
                 return Completion.Normal;
             case IExpressionStatementOperation expression:
                 Evaluate(expression.Operation, frame);
+                return Completion.Normal;
+            case IThrowOperation:
+                // A throw statement (not wrapped in an expression statement): reports GRAPH011.
+                Evaluate(statement, frame);
                 return Completion.Normal;
             case IConditionalOperation conditional:
                 {
@@ -275,7 +280,7 @@ internal sealed class DefinitionEvaluator
                 return DefaultOf(defaultValue.Type, operation);
             case IThrowOperation thrown:
                 throw Error(DiagnosticDescriptors.DefinitionThrows, operation,
-                    thrown.Exception?.Type?.Name ?? "an exception", ThrownMessage(thrown.Exception, frame));
+                    ((thrown.Exception as IConversionOperation)?.Operand ?? thrown.Exception)?.Type?.Name ?? "an exception", ThrownMessage(thrown.Exception, frame));
             case IInvalidOperation:
                 throw new CompileErrorsException();
             default:
@@ -567,11 +572,43 @@ internal sealed class DefinitionEvaluator
         return values;
     }
 
-    private bool IsUserHelper(IMethodSymbol method) =>
-        SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _compilation.Assembly)
-        && method.MethodKind is MethodKind.Ordinary or MethodKind.LocalFunction;
+    private bool IsInThisCompilation(ISymbol symbol) => SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, _compilation.Assembly);
 
-    private object? CallHelper(IMethodSymbol method, IInvocationOperation invocation, object?[] arguments, Frame callerFrame)
+    private static bool HasBody(IMethodSymbol method) =>
+        method.DeclaringSyntaxReferences.Any(r => r.GetSyntax() is AccessorDeclarationSyntax { Body: not null } or AccessorDeclarationSyntax { ExpressionBody: not null } or ArrowExpressionClauseSyntax);
+
+    /// <summary>
+    /// The value of a static readonly field or get-only auto-property of the user's code: its initializer,
+    /// evaluated once per evaluation (as the type initializer runs once at run time).
+    /// </summary>
+    private object? StaticInitializerValue(ISymbol member, IOperation at)
+    {
+        if (_staticValues.TryGetValue(member, out var cached)) return cached;
+        var initializer = member.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_cancellationToken)).Select(s => s switch
+        {
+            VariableDeclaratorSyntax declarator => (SyntaxNode?)declarator.Initializer,
+            PropertyDeclarationSyntax property => property.Initializer,
+            _ => null,
+        }).FirstOrDefault(i => i is not null);
+        if (initializer is null)
+            throw Unsupported(at, $"'{member.ToDisplayString()}' (a static readonly field or get-only property can be read only when it has an initializer)");
+        var model = SemanticModelFor(initializer.SyntaxTree);
+        if (model.GetDiagnostics(initializer.Span, _cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error))
+            throw new CompileErrorsException();
+        var operation = model.GetOperation(initializer, _cancellationToken) switch
+        {
+            ISymbolInitializerOperation symbolInitializer => symbolInitializer.Value,
+            _ => throw new InvalidOperationException($"No initializer operation for '{member.Name}'."),
+        };
+        var value = Evaluate(operation, new Frame(parent: null));
+        _staticValues[member] = value;
+        return value;
+    }
+
+    private bool IsUserHelper(IMethodSymbol method) =>
+        IsInThisCompilation(method) && method.MethodKind is MethodKind.Ordinary or MethodKind.LocalFunction;
+
+    private object? CallHelper(IMethodSymbol method, IOperation invocation, object?[] arguments, Frame callerFrame)
     {
         if (!method.IsStatic && method.MethodKind != MethodKind.LocalFunction)
             throw Unsupported(invocation, $"call to instance method '{method.Name}' (helpers must be static)");
@@ -607,6 +644,11 @@ internal sealed class DefinitionEvaluator
     private object? EvaluateProperty(IPropertyReferenceOperation reference, Frame frame)
     {
         var property = reference.Property;
+        if (IsInThisCompilation(property) && property.IsStatic && property.Parameters.Length == 0 && property.GetMethod is { } getter)
+        {
+            // "static int Width => 64;" runs like a helper; "static int Width { get; } = 64;" like a readonly field.
+            return HasBody(getter) ? CallHelper(getter, reference, Array.Empty<object?>(), frame) : StaticInitializerValue(property, reference);
+        }
         var instance = reference.Instance is null ? null : Evaluate(reference.Instance, frame);
         if (property.Name == "Length" && property.ContainingType.SpecialType is SpecialType.System_Array or SpecialType.System_String)
             return instance is Array array ? array.Length : instance is string s ? s.Length
@@ -624,8 +666,10 @@ internal sealed class DefinitionEvaluator
     private object? EvaluateField(IFieldReferenceOperation reference, Frame frame)
     {
         var field = reference.Field;
+        if (IsInThisCompilation(field) && field.IsStatic && field.IsReadOnly)
+            return StaticInitializerValue(field, reference);
         if (!ApiBinder.IsGraphApi(field.ContainingType) || !field.IsStatic || !field.IsReadOnly)
-            throw Unsupported(reference, $"field '{field.ToDisplayString()}' (only constants and static readonly fields of the Graph API can be read)");
+            throw Unsupported(reference, $"field '{field.ToDisplayString()}' (only constants and static readonly fields can be read)");
         var info = ApiBinder.Field(field) ?? throw Error(DiagnosticDescriptors.ApiVersionMismatch, reference, field.ToDisplayString());
         return info.GetValue(null);
     }
@@ -670,7 +714,8 @@ internal sealed class DefinitionEvaluator
         if (_bodies.TryGetValue(method, out var cached)) return cached;
         var syntax = method.DeclaringSyntaxReferences
             .Select(r => r.GetSyntax(_cancellationToken))
-            .FirstOrDefault(s => s is MethodDeclarationSyntax { Body: not null } or MethodDeclarationSyntax { ExpressionBody: not null } or LocalFunctionStatementSyntax);
+            .FirstOrDefault(s => s is MethodDeclarationSyntax { Body: not null } or MethodDeclarationSyntax { ExpressionBody: not null }
+                or LocalFunctionStatementSyntax or AccessorDeclarationSyntax or ArrowExpressionClauseSyntax);
         if (syntax is null) throw new InvalidOperationException($"'{method.Name}' has no body in source.");
         var model = SemanticModelFor(syntax.SyntaxTree);
         if (model.GetDiagnostics(syntax.Span, _cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error))
@@ -679,6 +724,7 @@ internal sealed class DefinitionEvaluator
         {
             IMethodBodyOperation methodBody => methodBody,
             ILocalFunctionOperation localFunction => localFunction.Body,
+            IBlockOperation block => block,  // a property's "=> expression"
             _ => null,
         };
         if (body is null) throw new InvalidOperationException($"No operation tree for '{method.Name}'.");
@@ -766,6 +812,8 @@ internal sealed class DefinitionEvaluator
     private static string Describe(IOperation operation) => operation switch
     {
         IAnonymousFunctionOperation => "a lambda or anonymous method",
+        IDelegateCreationOperation { Target: IAnonymousFunctionOperation } => "a lambda or anonymous method",
+        IDelegateCreationOperation => "a method group used as a delegate",
         ISwitchOperation => "a switch statement",
         ISwitchExpressionOperation => "a switch expression",
         IIsPatternOperation or IIsTypeOperation => "a type or pattern test",

@@ -39,9 +39,10 @@ public sealed record ModelTarget(
 
 /// <summary>
 /// The result of evaluating a model's definition: the graph (null when evaluation failed or stayed
-/// silent because the user's code does not compile) and the diagnostics.
+/// silent because the user's code does not compile) and the diagnostics. <paramref name="CanReopen"/>
+/// is false when the class cannot take a generated part at all (not partial, generic): then nothing is emitted.
 /// </summary>
-public sealed record ModelEvaluation(ModelTarget Target, EvaluatedGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics);
+public sealed record ModelEvaluation(ModelTarget Target, EvaluatedGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics, bool CanReopen = true);
 
 /// <summary>
 /// The builder that evaluating a definition produced, compared by a canonical text of its graph
@@ -89,5 +90,5 @@ public sealed class EvaluatedGraph : System.IEquatable<EvaluatedGraph>
     public override int GetHashCode() => Fingerprint.GetHashCode();
 }
 
-/// <summary>A generated file and the diagnostics of producing it (emission failures only).</summary>
-public sealed record GeneratedModelSource(string HintName, string Source, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>A generated file (null when the class cannot be reopened) and the diagnostics of producing it (emission failures only).</summary>
+public sealed record GeneratedModelSource(string HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
