@@ -109,7 +109,7 @@ public static class Program
     private static long ParameterCount(ICompiledModel model)
     {
         long count = 0;
-        foreach (var p in model.Parameters) count += p.Length;
+        foreach (var p in model.Parameters) count += model.Parameter(p.Name).Length;
         return count;
     }
 }

@@ -70,8 +70,8 @@ public static class Program
             ShowProgress = false,
         });
 
-        float w = model.Parameter("linear.weight").Span[0];
-        float b = model.Parameter("linear.bias").Span[0];
+        float w = First(model.Parameter("linear.weight"));
+        float b = First(model.Parameter("linear.bias"));
         return Report("w", w, 3f) & Report("b", b, 0.5f);
     }
 
@@ -96,7 +96,7 @@ public static class Program
             loss = model.TrainStep(x, y, n);     // forward, backward and SGD update in one call
             if (step == 1 || step % 100 == 0)
                 Console.WriteLine($"step {step,3}  loss {loss.ToString("0.000E+0", CultureInfo.InvariantCulture)}  " +
-                                  $"w {F(model.Parameter("w").Span[0])}  b {F(model.Parameter("b").Span[0])}");
+                                  $"w {F(First(model.Parameter("w")))}  b {F(First(model.Parameter("b")))}");
         }
         model.IsTraining = false;
 
@@ -106,7 +106,7 @@ public static class Program
         model.Predict(probe, probe.Length, prediction);
         for (int i = 0; i < probe.Length; i++)
             Console.WriteLine($"  x = {F(probe[i])}  ŷ = {F(prediction[i])}  (2x + 1 = {F(2f * probe[i] + 1f)})");
-        return Report("w", model.Parameter("w").Span[0], 2f) & Report("b", model.Parameter("b").Span[0], 1f);
+        return Report("w", First(model.Parameter("w")), 2f) & Report("b", First(model.Parameter("b")), 1f);
     }
 
     private static bool Report(string name, float value, float truth)
@@ -115,6 +115,10 @@ public static class Program
         Console.WriteLine($"{name} = {F(value)} (true {F(truth)}, error {F(MathF.Abs(value - truth))}) {(ok ? "ok" : "FAIL")}");
         return ok;
     }
+
+    // Parameter(name) gives the model's own storage (no copy); these read its first element.
+    private static float First(Memory<float> values) => values.Span[0];
+    private static float First(Span<float> values) => values[0];
 
     private static string F(float v) => v.ToString("F4", CultureInfo.InvariantCulture);
 }
