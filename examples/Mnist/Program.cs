@@ -120,7 +120,7 @@ internal sealed class Options
     public const string Usage = """
         usage: dotnet run -c Release --project examples/Mnist -- [options]
           --model softmax|mlp|lenet|lenet5   model to train (default mlp)
-          --epochs N                         passes over the training set (default: softmax 5, mlp 10, lenet 4, lenet5 10)
+          --epochs N                         passes over the training set (default: softmax 20, mlp 20, lenet 4, lenet5 10)
           --batch-size N                     examples per step (default 64)
           --lr X                             learning rate (default: softmax 0.1 with SGD, else 0.001 with Adam)
           --schedule cosine|none             learning-rate schedule (default cosine: anneal to 0 over the run)
@@ -205,7 +205,7 @@ internal sealed class Options
             }
         }
         if (o.Resume && o.Checkpoint is null) throw new ArgumentException("--resume needs --checkpoint PATH");
-        o.Epochs = epochs ?? o.Model switch { "softmax" => 5, "lenet" => 4, _ => 10 };
+        o.Epochs = epochs ?? o.Model switch { "softmax" => 20, "lenet" => 4, "mlp" => 20, _ => 10 };
         o.LearningRate = lr ?? (o.Model == "softmax" ? 0.1f : 1e-3f);
         return o;
     }
