@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
-using System.Threading;
 using Graph.Benchmarks.Workloads;
 using Graph.Runtime.Kernels;
 using TorchSharp;
@@ -20,9 +19,10 @@ public static class CompareCommand
     private const double BatchSeconds = 0.02;
 
     // Both sides keep worker threads spinning for a while after each call (Graph's pool for 0.5 ms, libtorch's
-    // OpenMP threads for longer). On a machine with few cores those spinners would steal the other side's cores,
-    // so each batch starts after a pause that lets the previous side's threads go to sleep.
-    private const int SettleMilliseconds = 10;
+    // OpenMP threads for a few ms). On a machine with few cores those spinners steal the other side's cores, so each
+    // timed batch starts after a quarter batch of untimed runs, long enough for the other side's threads to go idle.
+    // (Sleeping instead lets the scheduler park both sides' threads on one core, which skews far worse.)
+    private const int UntimedFraction = 4;
 
     public static int Run(string[] args)
     {
@@ -107,7 +107,7 @@ public static class CompareCommand
 
     private static double TimeBatch(Action run, int count)
     {
-        Thread.Sleep(SettleMilliseconds);
+        for (int i = 0; i < Math.Max(1, count / UntimedFraction); i++) run();
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < count; i++) run();
         return Stopwatch.GetElapsedTime(start).TotalSeconds / count;

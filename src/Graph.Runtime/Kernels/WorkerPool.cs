@@ -148,11 +148,14 @@ public static class WorkerPool
         private void WaitForNextGeneration()
         {
             long deadline = Stopwatch.GetTimestamp() + s_spinTicksBeforeBlocking;
-            while (Stopwatch.GetTimestamp() < deadline)
+            for (int spin = 1; Stopwatch.GetTimestamp() < deadline; spin++)
             {
                 long generation = Volatile.Read(ref s_generation);
                 if (generation != _seenGeneration) { _seenGeneration = generation; return; }
-                Thread.SpinWait(20);
+                // Yield now and then: if the scheduler has put this worker on the caller's core, spinning there
+                // would slow the caller's own part down.
+                if (spin % 16 == 0) Thread.Yield();
+                else Thread.SpinWait(20);
             }
             lock (s_gate)
             {
