@@ -127,6 +127,43 @@ public class InterpreterAndPassTests
     }
 
     [Fact]
+    public void Reshape_chains_of_a_single_value_may_lower_the_rank()
+    {
+        // Found by the engine-differential fuzzer: batch norm over one channel reshapes a [1,1,1,1] statistic to [1];
+        // simplification collapsed reshape(reshape(v)) into a broadcast of v, which cannot lower the rank.
+        var m = new ModelBuilder();
+        var x = m.Input("x", 2);
+        var v = m.Parameter("v", new[] { 1, 1, 1, 1 }, Init.Ones);
+        var y = x * v.Reshape(new[] { 1, 1 }).Reshape(new[] { 1 });
+        m.Output(y);
+        m.Loss(y.Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 2, 2 }, new[] { 1.0, 2.0, 3.0, 4.0 }),
+            ["v"] = new TensorValue(new[] { 1, 1, 1, 1 }, new[] { 0.5 }),
+        };
+        var expected = Interpreter.Run(m.Graph, feeds);
+        var actual = Interpreter.Run(optimized, feeds);
+        foreach (var name in new[] { "output", "loss", "grad:v" })
+            Assert.Equal(expected[name].Data, actual[name].Data);
+    }
+
+    [Fact]
+    public void Batch_norm_over_one_channel_optimizes_in_both_modes()
+    {
+        var m = new ModelBuilder();
+        var x = m.Input("x", new[] { 1, 1, 2 });
+        var y = x.BatchNorm("bn");
+        m.Output(y);
+        m.Loss(y.Square().Sum());
+        m.AddParameterGradients();
+        foreach (var mode in new[] { Mode.Train, Mode.Eval })
+            PassPipeline.Optimize(m.Graph, mode, validate: true);
+    }
+
+    [Fact]
     public void Constants_fold_and_identities_simplify()
     {
         var m = new ModelBuilder();

@@ -18,6 +18,7 @@ public static class Program
         var o = new FuzzOptions();
         string[]? engineNames = null;
         bool save = true, replay = false;
+        string? recipePath = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -31,10 +32,11 @@ public static class Program
                 case "--no-shrink": o.Shrink = false; break;
                 case "--no-save": save = false; break;
                 case "--replay": replay = true; break;
+                case "--recipe": recipePath = Value(); break;
                 case "--verbose": o.Verbose = true; break;
                 case "--help":
                 case "-h":
-                    Console.WriteLine("usage: Graph.Fuzz --graphs N --seed S [--engines " + string.Join(",", EngineRegistry.All().Select(e => e.Name)) + "] [--max-ops K] [--no-shrink] [--no-save] [--replay] [--verbose]");
+                    Console.WriteLine("usage: Graph.Fuzz --graphs N --seed S [--engines " + string.Join(",", EngineRegistry.All().Select(e => e.Name)) + "] [--max-ops K] [--no-shrink] [--no-save] [--replay] [--recipe FILE] [--verbose]");
                     return 0;
                 default:
                     Console.Error.WriteLine($"unknown argument {args[i]}");
@@ -47,7 +49,28 @@ public static class Program
         if (save) o.RegressionDirectory = Regressions.FindSourceDirectory();
 
         int graphs = 0, mismatches = 0;
-        if (replay)
+        if (recipePath is not null)
+        {
+            // One recipe file (a saved regression or a hand-written one): print its graph and every engine's verdict.
+            var recipe = Recipe.Parse(System.IO.File.ReadAllText(recipePath));
+            Console.Write(Ir.GraphPrinter.Print(RecipeBuilder.Build(recipe).Model.Graph));
+            var reference = EngineRegistry.ReferenceEngine();
+            var c = new FuzzCase(recipe);
+            foreach (var engine in o.Engines) engine.Prepare(new[] { c });
+            foreach (var engine in o.Engines)
+            {
+                try
+                {
+                    var problems = Tolerance.Compare(reference.Run(c), engine.Run(c));
+                    Console.WriteLine($"{engine.Name}: " + (problems.Count == 0 ? "agrees" : string.Join("\n  ", problems)));
+                    mismatches += problems.Count > 0 ? 1 : 0;
+                }
+                catch (EngineUnsupportedException e) { Console.WriteLine($"{engine.Name}: unsupported: {e.Message}"); }
+                catch (Exception e) { Console.WriteLine($"{engine.Name}: {e}"); mismatches++; }
+            }
+            graphs = 1;
+        }
+        else if (replay)
         {
             var dir = Regressions.FindSourceDirectory();
             foreach (var (name, recipe) in dir is null ? Enumerable.Empty<(string, Recipe)>() : Regressions.Load(dir))

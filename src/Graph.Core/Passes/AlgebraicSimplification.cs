@@ -36,8 +36,14 @@ public static class AlgebraicSimplification
             }
         }
         // Reshapes and broadcasts of a single value collapse into one broadcast of that value.
+        // A root of higher rank than the result ([1,1,1,1] reshaped to [1]) cannot be broadcast down: reshape it instead.
         if (old.Op is BroadcastToOp or ReshapeOp && ScalarRoot(inputs[0]) is Node root && !ReferenceEquals(root, inputs[0]))
-            return root.Shape.Equals(old.Shape) ? root : target.Add(new BroadcastToOp(old.Shape), new[] { root }, old.Name, old.Location);
+        {
+            if (root.Shape.Equals(old.Shape)) return root;
+            if (!Broadcasting.CanBroadcastTo(root.Shape, old.Shape))
+                return old.Op is ReshapeOp ? Rebuild(new ReshapeOp(old.Shape), old, target, root) : null;
+            return target.Add(new BroadcastToOp(old.Shape), new[] { root }, old.Name, old.Location);
+        }
 
         switch (old.Op)
         {
