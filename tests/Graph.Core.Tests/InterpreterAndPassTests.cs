@@ -151,6 +151,47 @@ public class InterpreterAndPassTests
     }
 
     [Fact]
+    public void Cse_keeps_a_large_constant_apart_from_its_negation()
+    {
+        // Found by the engine-differential fuzzer: the content hash of large constants ignored an even number of
+        // sign flips, so CSE merged folded −c with c and d(w1 − w0)/dw0 came out with the wrong sign.
+        var c = new[] { 1.0, 2, 3, 4, 5, 6 };
+        var m = new ModelBuilder();
+        var w0 = m.Parameter("w0", new[] { 1, 6 }, Init.Zeros);
+        var w1 = m.Parameter("w1", new[] { 1, 1 }, Init.Zeros);
+        m.Loss(((w1 - w0) * m.Constant(c, new[] { 1, 6 })).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["w0"] = TensorValue.Zeros(new[] { 1, 6 }),
+            ["w1"] = TensorValue.Zeros(new[] { 1, 1 }),
+        };
+        Assert.Equal(c.Select(v => -v).ToArray(), Interpreter.Run(optimized, feeds)["grad:w0"].Data);
+        Assert.NotEqual(new ConstantOp(new TensorValue(new[] { 6 }, c)).Key, new ConstantOp(new TensorValue(new[] { 6 }, c.Select(v => -v).ToArray())).Key);
+    }
+
+    [Fact]
+    public void A_batch_free_constant_reshaped_into_a_batch_shape_simplifies()
+    {
+        // Found by the engine-differential fuzzer: the gradient of reshape([N,1] → [N,1,1,1]) broadcasts a [1,1,1]
+        // constant to [N,1,1,1] and reshapes it to [N,1]; simplification tried to broadcast [1,1,1] to [N,1].
+        var m = new ModelBuilder();
+        var x = m.Input("x", 1);
+        var w = m.Parameter("w", new[] { 1, 1 }, Init.Ones);
+        var h = x.MatMul(w);
+        m.Loss((h.Reshape(new[] { -1, 1, 1, 1 }) * m.Constant(new[] { -0.5 }, new[] { 1, 1, 1 })).Sum() + (h * 0.25).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 2, 1 }, new[] { 1.0, 3.0 }),
+            ["w"] = new TensorValue(new[] { 1, 1 }, new[] { 2.0 }),
+        };
+        Assert.Equal(Interpreter.Run(m.Graph, feeds)["grad:w"].Data, Interpreter.Run(optimized, feeds)["grad:w"].Data);
+    }
+
+    [Fact]
     public void Batch_norm_over_one_channel_optimizes_in_both_modes()
     {
         var m = new ModelBuilder();
