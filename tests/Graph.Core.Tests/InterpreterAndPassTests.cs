@@ -192,6 +192,24 @@ public class InterpreterAndPassTests
     }
 
     [Fact]
+    public void A_single_value_broadcast_to_a_larger_shape_stays_a_broadcast()
+    {
+        // Found by the engine-differential fuzzer (a first fix of the test above reshaped a [1,1] root to [2]).
+        var m = new ModelBuilder();
+        var x = m.Input("x", 1);
+        var w = m.Parameter("w", new[] { 2 }, Init.Ones);
+        m.Loss((x / w.Sum(0, keepDims: true)).Sum() + (x * 0.5).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 1, 1 }, new[] { 1.5 }),
+            ["w"] = new TensorValue(new[] { 2 }, new[] { 0.5, 1.25 }),
+        };
+        Assert.Equal(Interpreter.Run(m.Graph, feeds)["grad:w"].Data, Interpreter.Run(optimized, feeds)["grad:w"].Data);
+    }
+
+    [Fact]
     public void Batch_norm_over_one_channel_optimizes_in_both_modes()
     {
         var m = new ModelBuilder();
