@@ -27,13 +27,41 @@ public static class Tolerance
     public static List<string> Compare(IReadOnlyDictionary<string, double[]> reference, IReadOnlyDictionary<string, double[]> candidate)
     {
         var problems = new List<string>();
-        foreach (var (key, a) in reference.OrderBy(k => k.Key, StringComparer.Ordinal))
+        foreach (var (key, b) in candidate.OrderBy(k => k.Key, StringComparer.Ordinal))
         {
-            if (!candidate.TryGetValue(key, out var b)) continue;
+            // "train:loss (ComputeGradients)" is checked against the reference's "train:loss".
+            int paren = key.IndexOf(" (", StringComparison.Ordinal);
+            if (!reference.TryGetValue(paren < 0 ? key : key[..paren], out var a)) continue;
             var problem = CompareOne(a, b);
             if (problem is not null) problems.Add(key + ": " + problem);
         }
         return problems;
+    }
+
+    /// <summary>How much of the tolerance <paramref name="b"/> uses: ‖b − a‖ / bound (≤ 1 passes; NaN for a length mismatch).</summary>
+    public static double Usage(double[] a, double[] b)
+    {
+        if (a.Length != b.Length) return double.NaN;
+        double diff = 0, norm = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double d = b[i] - a[i];
+            diff += d * d;
+            norm += a[i] * a[i];
+        }
+        return Math.Sqrt(diff) / (Relative * Math.Sqrt(norm) + Absolute * Math.Sqrt(a.Length));
+    }
+
+    /// <summary>The largest <see cref="Usage"/> over the common keys.</summary>
+    public static double WorstUsage(IReadOnlyDictionary<string, double[]> reference, IReadOnlyDictionary<string, double[]> candidate)
+    {
+        double worst = 0;
+        foreach (var (key, b) in candidate)
+        {
+            int paren = key.IndexOf(" (", StringComparison.Ordinal);
+            if (reference.TryGetValue(paren < 0 ? key : key[..paren], out var a)) worst = Math.Max(worst, Usage(a, b));
+        }
+        return worst;
     }
 
     public static string? CompareOne(double[] a, double[] b)

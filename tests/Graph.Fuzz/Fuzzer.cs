@@ -23,6 +23,8 @@ public sealed class FuzzOptions
     public bool Verbose { get; set; }
     /// <summary>Graphs per batch handed to <see cref="IEngine.Prepare"/>.</summary>
     public int Chunk { get; set; } = 25;
+    /// <summary>Explicit graph seeds (as printed with a mismatch) instead of --seed's sequence.</summary>
+    public List<int>? GraphSeeds { get; set; }
 }
 
 public sealed class FuzzSummary
@@ -33,6 +35,8 @@ public sealed class FuzzSummary
     public Dictionary<string, int> Ran { get; } = new();
     public List<(int Graph, Mismatch Mismatch, Recipe Shrunk)> Found { get; } = new();
     public Dictionary<string, int> OpCounts { get; } = new();
+    /// <summary>Per engine: the largest share of the tolerance a compared tensor used (1 = at the bound).</summary>
+    public Dictionary<string, double> WorstUsage { get; } = new();
 }
 
 /// <summary>Generates graphs, runs every engine against the reference, shrinks and saves what mismatches.</summary>
@@ -40,8 +44,11 @@ public static class Fuzzer
 {
     public static int GraphSeed(int seed, int index) => unchecked(seed * 1_000_003 + index);
 
+    private static int SeedOf(FuzzOptions o, int index) => o.GraphSeeds is { } seeds ? seeds[index] : GraphSeed(o.Seed, index);
+
     /// <summary>Runs <paramref name="engines"/> on <paramref name="c"/> and compares each to the reference.</summary>
-    public static List<Mismatch> Check(FuzzCase c, IEngine reference, IEnumerable<IEngine> engines, ICollection<string>? unsupported = null, ICollection<string>? ran = null)
+    public static List<Mismatch> Check(FuzzCase c, IEngine reference, IEnumerable<IEngine> engines, ICollection<string>? unsupported = null, ICollection<string>? ran = null,
+        IDictionary<string, double>? usage = null)
     {
         var mismatches = new List<Mismatch>();
         Dictionary<string, double[]> expected;
@@ -58,6 +65,7 @@ public static class Fuzzer
                 continue;
             }
             ran?.Add(engine.Name);
+            if (usage is not null) usage[engine.Name] = Tolerance.WorstUsage(expected, actual);
             var problems = Tolerance.Compare(expected, actual);
             if (problems.Count > 0) mismatches.Add(new Mismatch(engine.Name, string.Join("\n    ", problems.Take(4)) + (problems.Count > 4 ? $"\n    ... {problems.Count - 4} more" : ""), false));
         }
@@ -82,7 +90,7 @@ public static class Fuzzer
             var cases = new FuzzCase[count];
             System.Threading.Tasks.Parallel.For(0, count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
-                int seed = GraphSeed(o.Seed, start + i);
+                int seed = SeedOf(o, start + i);
                 cases[i] = new FuzzCase(Generator.Generate(seed, o.MaxOps), "fuzz_" + (uint)seed);
             });
             foreach (var engine in o.Engines)
@@ -93,11 +101,13 @@ public static class Fuzzer
             var results = new List<Mismatch>[count];
             var unsupported = new List<string>[count];
             var ran = new List<string>[count];
+            var usage = new Dictionary<string, double>[count];
             System.Threading.Tasks.Parallel.For(0, count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
                 unsupported[i] = new List<string>();
                 ran[i] = new List<string>();
-                results[i] = Check(cases[i], reference, o.Engines, unsupported[i], ran[i]);
+                usage[i] = new Dictionary<string, double>();
+                results[i] = Check(cases[i], reference, o.Engines, unsupported[i], ran[i], usage[i]);
             });
             for (int i = 0; i < count; i++)
             {
@@ -106,11 +116,12 @@ public static class Fuzzer
                 foreach (var ins in cases[i].Recipe.Instrs) summary.OpCounts[ins.Op] = summary.OpCounts.GetValueOrDefault(ins.Op) + 1;
                 foreach (var u in unsupported[i]) summary.Unsupported[u] = summary.Unsupported.GetValueOrDefault(u) + 1;
                 foreach (var r in ran[i]) summary.Ran[r] = summary.Ran.GetValueOrDefault(r) + 1;
-                if (o.Verbose) log.WriteLine($"graph {index} (seed {GraphSeed(o.Seed, index)}): {cases[i].Recipe.OpCount} ops, batch {cases[i].Batch}" + (results[i].Count == 0 ? ", ok" : ""));
+                foreach (var (e, u) in usage[i]) if (!(u <= summary.WorstUsage.GetValueOrDefault(e))) summary.WorstUsage[e] = u;
+                if (o.Verbose) log.WriteLine($"graph {index} (seed {SeedOf(o, index)}): {cases[i].Recipe.OpCount} ops, batch {cases[i].Batch}" + (results[i].Count == 0 ? ", ok" : ""));
                 foreach (var m in results[i])
                 {
                     summary.Mismatches++;
-                    log.WriteLine($"MISMATCH graph {index} (--seed {o.Seed}, graph seed {GraphSeed(o.Seed, index)}), engine {m.Engine}: {m.Detail}");
+                    log.WriteLine($"MISMATCH graph {index} (--seed {o.Seed}, graph seed {SeedOf(o, index)}), engine {m.Engine}: {m.Detail}");
                     var shrunk = cases[i].Recipe;
                     if (o.Shrink)
                     {
@@ -123,7 +134,7 @@ public static class Fuzzer
                     summary.Found.Add((index, m, shrunk));
                     if (o.RegressionDirectory is string dir)
                     {
-                        var path = Regressions.Save(dir, m.Engine, GraphSeed(o.Seed, index), shrunk, text);
+                        var path = Regressions.Save(dir, m.Engine, SeedOf(o, index), shrunk, text);
                         log.WriteLine($"  saved {path}");
                     }
                 }

@@ -33,10 +33,14 @@ public static class Program
                 case "--no-save": save = false; break;
                 case "--replay": replay = true; break;
                 case "--recipe": recipePath = Value(); break;
+                case "--graph-seeds":
+                    o.GraphSeeds = Value().Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToList();
+                    o.Graphs = o.GraphSeeds.Count;
+                    break;
                 case "--verbose": o.Verbose = true; break;
                 case "--help":
                 case "-h":
-                    Console.WriteLine("usage: Graph.Fuzz --graphs N --seed S [--engines " + string.Join(",", EngineRegistry.All().Select(e => e.Name)) + "] [--max-ops K] [--no-shrink] [--no-save] [--replay] [--recipe FILE] [--verbose]");
+                    Console.WriteLine("usage: Graph.Fuzz --graphs N --seed S [--engines " + string.Join(",", EngineRegistry.All().Select(e => e.Name)) + "] [--max-ops K] [--no-shrink] [--no-save] [--graph-seeds G1,G2] [--replay] [--recipe FILE] [--verbose]");
                     return 0;
                 default:
                     Console.Error.WriteLine($"unknown argument {args[i]}");
@@ -87,6 +91,8 @@ public static class Program
             graphs = summary.Graphs;
             mismatches = summary.Mismatches;
             foreach (var (engine, count) in summary.Unsupported.OrderBy(k => k.Key)) Console.WriteLine($"{engine}: {count} graphs unsupported (skipped)");
+            foreach (var (engine, count) in summary.Ran.OrderBy(k => k.Key))
+                Console.WriteLine($"{engine}: ran {count} graphs, worst error {summary.WorstUsage.GetValueOrDefault(engine).ToString("G3", CultureInfo.InvariantCulture)} of the tolerance");
             if (o.Verbose)
                 Console.WriteLine("ops: " + string.Join(", ", summary.OpCounts.OrderByDescending(k => k.Value).Select(k => $"{k.Key} {k.Value}")));
         }
