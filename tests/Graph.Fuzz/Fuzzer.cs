@@ -121,7 +121,7 @@ public static class Fuzzer
                 foreach (var m in results[i])
                 {
                     summary.Mismatches++;
-                    log.WriteLine($"MISMATCH graph {index} (--seed {o.Seed}, graph seed {SeedOf(o, index)}), engine {m.Engine}: {m.Detail}");
+                    log.WriteLine($"MISMATCH graph {index} ({(o.GraphSeeds is null ? $"--seed {o.Seed}, " : "")}graph seed {SeedOf(o, index)}; replay: --graph-seeds {SeedOf(o, index)}), engine {m.Engine}: {m.Detail}");
                     var shrunk = cases[i].Recipe;
                     if (o.Shrink)
                     {
