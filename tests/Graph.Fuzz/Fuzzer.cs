@@ -32,6 +32,7 @@ public sealed class FuzzSummary
     public int Graphs { get; set; }
     public int Mismatches { get; set; }
     public Dictionary<string, int> Unsupported { get; } = new();
+    public Dictionary<string, int> UnsupportedReasons { get; } = new();
     public Dictionary<string, int> Ran { get; } = new();
     public List<(int Graph, Mismatch Mismatch, Recipe Shrunk)> Found { get; } = new();
     public Dictionary<string, int> OpCounts { get; } = new();
@@ -58,7 +59,7 @@ public static class Fuzzer
         {
             Dictionary<string, double[]> actual;
             try { actual = engine.Run(c); }
-            catch (EngineUnsupportedException) { unsupported?.Add(engine.Name); continue; }
+            catch (EngineUnsupportedException e) { unsupported?.Add(engine.Name + "\t" + e.Message); continue; }
             catch (Exception e)
             {
                 mismatches.Add(new Mismatch(engine.Name, "crashed: " + e.GetType().Name + ": " + FirstLine(e.Message), true));
@@ -114,7 +115,14 @@ public static class Fuzzer
                 int index = start + i;
                 summary.Graphs++;
                 foreach (var ins in cases[i].Recipe.Instrs) summary.OpCounts[ins.Op] = summary.OpCounts.GetValueOrDefault(ins.Op) + 1;
-                foreach (var u in unsupported[i]) summary.Unsupported[u] = summary.Unsupported.GetValueOrDefault(u) + 1;
+                foreach (var u in unsupported[i])
+                {
+                    var (engineName, reason) = (u.Split('\t')[0], u.Split('\t')[1]);
+                    summary.Unsupported[engineName] = summary.Unsupported.GetValueOrDefault(engineName) + 1;
+                    // Node references and model names vary; the rest of the message says what is missing.
+                    reason = System.Text.RegularExpressions.Regex.Replace(reason, @"%\d+|'fuzz_\d+'|\[[^\]]*\]", "…");
+                    summary.UnsupportedReasons[engineName + ": " + reason] = summary.UnsupportedReasons.GetValueOrDefault(engineName + ": " + reason) + 1;
+                }
                 foreach (var r in ran[i]) summary.Ran[r] = summary.Ran.GetValueOrDefault(r) + 1;
                 foreach (var (e, u) in usage[i]) if (!(u <= summary.WorstUsage.GetValueOrDefault(e))) summary.WorstUsage[e] = u;
                 if (o.Verbose) log.WriteLine($"graph {index} (seed {SeedOf(o, index)}): {cases[i].Recipe.OpCount} ops, batch {cases[i].Batch}" + (results[i].Count == 0 ? ", ok" : ""));

@@ -91,6 +91,8 @@ public static class Program
             graphs = summary.Graphs;
             mismatches = summary.Mismatches;
             foreach (var (engine, count) in summary.Unsupported.OrderBy(k => k.Key)) Console.WriteLine($"{engine}: {count} graphs unsupported (skipped)");
+            if (o.Verbose)
+                foreach (var (reason, count) in summary.UnsupportedReasons.OrderByDescending(k => k.Value)) Console.WriteLine($"  {count} × {reason}");
             foreach (var (engine, count) in summary.Ran.OrderBy(k => k.Key))
                 Console.WriteLine($"{engine}: ran {count} graphs, worst error {summary.WorstUsage.GetValueOrDefault(engine).ToString("G3", CultureInfo.InvariantCulture)} of the tolerance");
             if (o.Verbose)
