@@ -127,6 +127,102 @@ public class InterpreterAndPassTests
     }
 
     [Fact]
+    public void Reshape_chains_of_a_single_value_may_lower_the_rank()
+    {
+        // Found by the engine-differential fuzzer: batch norm over one channel reshapes a [1,1,1,1] statistic to [1];
+        // simplification collapsed reshape(reshape(v)) into a broadcast of v, which cannot lower the rank.
+        var m = new ModelBuilder();
+        var x = m.Input("x", 2);
+        var v = m.Parameter("v", new[] { 1, 1, 1, 1 }, Init.Ones);
+        var y = x * v.Reshape(new[] { 1, 1 }).Reshape(new[] { 1 });
+        m.Output(y);
+        m.Loss(y.Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 2, 2 }, new[] { 1.0, 2.0, 3.0, 4.0 }),
+            ["v"] = new TensorValue(new[] { 1, 1, 1, 1 }, new[] { 0.5 }),
+        };
+        var expected = Interpreter.Run(m.Graph, feeds);
+        var actual = Interpreter.Run(optimized, feeds);
+        foreach (var name in new[] { "output", "loss", "grad:v" })
+            Assert.Equal(expected[name].Data, actual[name].Data);
+    }
+
+    [Fact]
+    public void Cse_keeps_a_large_constant_apart_from_its_negation()
+    {
+        // Found by the engine-differential fuzzer: the content hash of large constants ignored an even number of
+        // sign flips, so CSE merged folded −c with c and d(w1 − w0)/dw0 came out with the wrong sign.
+        var c = new[] { 1.0, 2, 3, 4, 5, 6 };
+        var m = new ModelBuilder();
+        var w0 = m.Parameter("w0", new[] { 1, 6 }, Init.Zeros);
+        var w1 = m.Parameter("w1", new[] { 1, 1 }, Init.Zeros);
+        m.Loss(((w1 - w0) * m.Constant(c, new[] { 1, 6 })).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["w0"] = TensorValue.Zeros(new[] { 1, 6 }),
+            ["w1"] = TensorValue.Zeros(new[] { 1, 1 }),
+        };
+        Assert.Equal(c.Select(v => -v).ToArray(), Interpreter.Run(optimized, feeds)["grad:w0"].Data);
+        Assert.NotEqual(new ConstantOp(new TensorValue(new[] { 6 }, c)).Key, new ConstantOp(new TensorValue(new[] { 6 }, c.Select(v => -v).ToArray())).Key);
+    }
+
+    [Fact]
+    public void A_batch_free_constant_reshaped_into_a_batch_shape_simplifies()
+    {
+        // Found by the engine-differential fuzzer: the gradient of reshape([N,1] → [N,1,1,1]) broadcasts a [1,1,1]
+        // constant to [N,1,1,1] and reshapes it to [N,1]; simplification tried to broadcast [1,1,1] to [N,1].
+        var m = new ModelBuilder();
+        var x = m.Input("x", 1);
+        var w = m.Parameter("w", new[] { 1, 1 }, Init.Ones);
+        var h = x.MatMul(w);
+        m.Loss((h.Reshape(new[] { -1, 1, 1, 1 }) * m.Constant(new[] { -0.5 }, new[] { 1, 1, 1 })).Sum() + (h * 0.25).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 2, 1 }, new[] { 1.0, 3.0 }),
+            ["w"] = new TensorValue(new[] { 1, 1 }, new[] { 2.0 }),
+        };
+        Assert.Equal(Interpreter.Run(m.Graph, feeds)["grad:w"].Data, Interpreter.Run(optimized, feeds)["grad:w"].Data);
+    }
+
+    [Fact]
+    public void A_single_value_broadcast_to_a_larger_shape_stays_a_broadcast()
+    {
+        // Found by the engine-differential fuzzer (a first fix of the test above reshaped a [1,1] root to [2]).
+        var m = new ModelBuilder();
+        var x = m.Input("x", 1);
+        var w = m.Parameter("w", new[] { 2 }, Init.Ones);
+        m.Loss((x / w.Sum(0, keepDims: true)).Sum() + (x * 0.5).Sum());
+        m.AddParameterGradients();
+        var optimized = PassPipeline.Optimize(m.Graph, Mode.Train, validate: true);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new TensorValue(new[] { 1, 1 }, new[] { 1.5 }),
+            ["w"] = new TensorValue(new[] { 2 }, new[] { 0.5, 1.25 }),
+        };
+        Assert.Equal(Interpreter.Run(m.Graph, feeds)["grad:w"].Data, Interpreter.Run(optimized, feeds)["grad:w"].Data);
+    }
+
+    [Fact]
+    public void Batch_norm_over_one_channel_optimizes_in_both_modes()
+    {
+        var m = new ModelBuilder();
+        var x = m.Input("x", new[] { 1, 1, 2 });
+        var y = x.BatchNorm("bn");
+        m.Output(y);
+        m.Loss(y.Square().Sum());
+        m.AddParameterGradients();
+        foreach (var mode in new[] { Mode.Train, Mode.Eval })
+            PassPipeline.Optimize(m.Graph, mode, validate: true);
+    }
+
+    [Fact]
     public void Constants_fold_and_identities_simplify()
     {
         var m = new ModelBuilder();

@@ -138,12 +138,18 @@ public sealed class ConstantOp : Op
 
     private string Hash()
     {
-        // Large constants are identified by content so CSE can merge equal ones; FNV-1a over the bits.
+        // Large constants are identified by content so CSE can merge equal ones; FNV-1a over the bytes of the bits.
+        // (Whole 64-bit words were xored in before: a sign flip only touches bit 63, so negating an even number
+        // of elements kept the hash, and CSE merged a constant with its negation.)
         ulong h = 14695981039346656037UL;
         foreach (double v in Value.Data)
         {
-            h ^= (ulong)BitConverter.DoubleToInt64Bits(v);
-            h *= 1099511628211UL;
+            ulong bits = (ulong)BitConverter.DoubleToInt64Bits(v);
+            for (int b = 0; b < 8; b++)
+            {
+                h ^= (bits >> (8 * b)) & 0xFF;
+                h *= 1099511628211UL;
+            }
         }
         return Shape.Format(Value.Dims) + ":#" + h.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
     }

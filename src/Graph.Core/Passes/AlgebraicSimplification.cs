@@ -36,8 +36,16 @@ public static class AlgebraicSimplification
             }
         }
         // Reshapes and broadcasts of a single value collapse into one broadcast of that value.
+        // A root that does not broadcast to the result ([1,1,1,1] reshaped to [1], or [1,1,1] to [N,1]) is
+        // reshaped instead: to the result when that is a single batch-free value, else to a scalar that is then broadcast.
         if (old.Op is BroadcastToOp or ReshapeOp && ScalarRoot(inputs[0]) is Node root && !ReferenceEquals(root, inputs[0]))
-            return root.Shape.Equals(old.Shape) ? root : target.Add(new BroadcastToOp(old.Shape), new[] { root }, old.Name, old.Location);
+        {
+            if (root.Shape.Equals(old.Shape)) return root;
+            if (Broadcasting.CanBroadcastTo(root.Shape, old.Shape)) return target.Add(new BroadcastToOp(old.Shape), new[] { root }, old.Name, old.Location);
+            if (!old.Shape.HasBatch && old.Shape.ConstantSize == 1) return Rebuild(new ReshapeOp(old.Shape), old, target, root);
+            var scalar = target.Add(new ReshapeOp(Shape.Scalar), new[] { root }, null, old.Location);
+            return target.Add(new BroadcastToOp(old.Shape), new[] { scalar }, old.Name, old.Location);
+        }
 
         switch (old.Op)
         {
