@@ -244,7 +244,7 @@ internal sealed class ModelWriter
             StorageKind.Label => "Labels",
             _ => l.IsFeature ? "Input" : "Targets",
         };
-        return $"new({Quote(l.Name)}, {M}ModelTensorKind.{kind}, new[] {{ {string.Join(", ", l.Shape.Dims.Select(d => I(d)))} }})";
+        return $"new({Quote(l.Name)}, {M}ModelTensorKind.{kind}, new int[] {{ {string.Join(", ", l.Shape.Dims.Select(d => I(d)))} }})";
     }
 
     private void WriteConstructor()
