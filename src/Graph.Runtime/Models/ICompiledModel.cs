@@ -76,6 +76,16 @@ public interface ICompiledModel
     /// <summary>Training steps taken (the dropout masks' step counter).</summary>
     long TrainingSteps { get; }
 
+    /// <summary>
+    /// Checked mode for debugging: after each kernel, a NaN or infinity raises <see cref="NonFiniteValueException"/>
+    /// naming the graph node, its op and the source line that built it. Off by default (one untaken branch per kernel).
+    /// </summary>
+    bool CheckFinite
+    {
+        get => false;
+        set { if (value) throw new NotSupportedException($"Model '{Name}' has no checked mode."); }
+    }
+
     /// <summary>Feature inputs, labels and targets, in declaration order.</summary>
     IReadOnlyList<ModelTensorInfo> Inputs { get; }
 
