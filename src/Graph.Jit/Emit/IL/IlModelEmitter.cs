@@ -164,9 +164,16 @@ internal sealed class IlModelEmitter
     }
 
     /// <summary>Whether the loop body emitter handles the op (the same list as the C# emitter's <c>OpCode</c> plus one_hot and dropout).</summary>
-    public static bool SupportsOp(Op op) => op is NegOp or ExpOp or LogOp or SqrtOp or AbsOp or SignOp or StepOp or ReluOp
-        or LeakyReluOp or EluOp or SigmoidOp or TanhOp or PowScalarOp or AddOp or SubOp or MulOp or DivOp or PowOp
-        or MaximumOp or MinimumOp or EqualOp or BroadcastToOp or OneHotOp or DropoutMaskOp;
+    public static bool SupportsOp(Op op) => LoopOps.Contains(op.GetType());
+
+    /// <summary>The op types a loop instruction may have that the IL emitter handles.</summary>
+    public static readonly IReadOnlyCollection<Type> LoopOps = new HashSet<Type>
+    {
+        typeof(NegOp), typeof(ExpOp), typeof(LogOp), typeof(SqrtOp), typeof(AbsOp), typeof(SignOp), typeof(StepOp), typeof(ReluOp),
+        typeof(LeakyReluOp), typeof(EluOp), typeof(SigmoidOp), typeof(TanhOp), typeof(PowScalarOp), typeof(AddOp), typeof(SubOp),
+        typeof(MulOp), typeof(DivOp), typeof(PowOp), typeof(MaximumOp), typeof(MinimumOp), typeof(EqualOp), typeof(BroadcastToOp),
+        typeof(OneHotOp), typeof(DropoutMaskOp),
+    };
 }
 
 /// <summary>Locals reused across the kernels of one method (kernels share nothing), so a long program stays within the JIT's tracked-locals budget.</summary>
