@@ -314,13 +314,19 @@ internal class RuntimeModel : IRuntimeCompiledModel
     protected void CopyIn<T>(PlanLeaf l, object destination, ReadOnlySpan<T> values, int batch) where T : unmanaged
     {
         long per = l.Shape.ConstantSize;
-        string kind = l.Kind == StorageKind.Label ? "labels" : l.IsFeature ? "input" : "targets";
-        string unit = l.Kind == StorageKind.Label ? "ints" : "floats";
         long need = per * batch;
-        string text = per == 1 ? "batch" : "batch*" + per.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (values.Length != need) throw new ArgumentException($"{kind} '{l.Name}' needs {text} = {need} {unit}, got {values.Length}.", Ident(l.Name));
+        if (values.Length != need) throw WrongLength(l, need, values.Length);
         if (l.Kind == StorageKind.Label) System.Runtime.InteropServices.MemoryMarshal.Cast<T, int>(values).CopyTo((int[])destination);
         else System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(values).CopyTo((float[])destination);
+    }
+
+    private static ArgumentException WrongLength(PlanLeaf l, long need, int length)
+    {
+        long per = l.Shape.ConstantSize;
+        string kind = l.Kind == StorageKind.Label ? "labels" : l.IsFeature ? "input" : "targets";
+        string unit = l.Kind == StorageKind.Label ? "ints" : "floats";
+        string text = per == 1 ? "batch" : "batch*" + per.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new ArgumentException($"{kind} '{l.Name}' needs {text} = {need} {unit}, got {length}.", Ident(l.Name));
     }
 
     public override string ToString() => $"{_plan.Name} ({Engine})";
