@@ -23,6 +23,12 @@ public sealed class JitOptions
     /// </summary>
     public bool FallBackToInterpreter { get; init; }
 
+    /// <summary>
+    /// Emit one DynamicMethod per kernel (called in order) instead of one per program. For measurement: the default,
+    /// one method per program, is what the generated class does (one <c>RunTrain</c> method) and runs as fast.
+    /// </summary>
+    public bool MethodPerKernel { get; init; }
+
     /// <summary>Tests only: behave as if <see cref="RuntimeFeature.IsDynamicCodeSupported"/> were false.</summary>
     internal bool SimulateNoDynamicCode { get; init; }
 
@@ -88,26 +94,27 @@ public static class GraphJit
                 "declare it as a [Model] class to compile it ahead of time.";
             return Create(plan, storageI, new InterpreterRunner(plan, storageI), ModelEngine.Interpreter, diagnostics, lowering, TimeSpan.Zero, clock);
         }
-        return CompileJit(plan, maxBatch, seed, lowering, clock);
+        return CompileJit(plan, maxBatch, seed, options.MethodPerKernel, lowering, clock);
     }
 
     [RequiresDynamicCode("Emits DynamicMethods.")]
-    private static ICompiledModel CompileJit(CompiledModelPlan plan, int maxBatch, ulong seed, TimeSpan lowering, Stopwatch clock)
+    private static ICompiledModel CompileJit(CompiledModelPlan plan, int maxBatch, ulong seed, bool methodPerKernel, TimeSpan lowering, Stopwatch clock)
     {
         clock.Restart();
         var layout = new StorageLayout(plan);
         var emitter = new IlModelEmitter(layout);
-        emitter.EmitAll();
+        emitter.EmitAll(methodPerKernel);
         var storage = new ModelStorage(layout, maxBatch, seed);
         var epilogues = new EpilogueBody[emitter.Epilogues.Count];
         for (int i = 0; i < epilogues.Length; i++) epilogues[i] = (EpilogueBody)emitter.Epilogues[i].CreateDelegate(typeof(EpilogueBody), storage);
         storage.Epilogues = epilogues;
-        var programs = new ProgramBody?[Enum.GetValues<ProgramKind>().Length];
-        foreach (var (kind, method) in emitter.Programs) programs[(int)kind] = (ProgramBody)method.CreateDelegate(typeof(ProgramBody), storage);
+        var programs = new ProgramBody[Enum.GetValues<ProgramKind>().Length][];
+        foreach (var (kind, methods) in emitter.Programs)
+            programs[(int)kind] = methods.Select(m => (ProgramBody)m.CreateDelegate(typeof(ProgramBody), storage)).ToArray();
         var emission = clock.Elapsed;
         clock.Restart();
         return Create(plan, storage, new JitRunner(programs), ModelEngine.Jit,
-            $"Model '{plan.Name}' is compiled to IL: {emitter.Programs.Count} program methods, {emitter.Epilogues.Count} epilogue methods.",
+            $"Model '{plan.Name}' is compiled to IL: {emitter.Programs.Values.Sum(m => m.Count)} program methods ({(methodPerKernel ? "one per kernel" : "one per program")}), {emitter.Epilogues.Count} epilogue methods.",
             lowering, emission, clock);
     }
 
@@ -146,11 +153,14 @@ public static class GraphJit
 /// <summary>Runs the compiled program delegates.</summary>
 internal sealed class JitRunner : ProgramRunner
 {
-    private readonly ProgramBody?[] _programs;
+    private readonly ProgramBody[][] _programs;
 
-    public JitRunner(ProgramBody?[] programs) => _programs = programs;
+    public JitRunner(ProgramBody[][] programs) => _programs = programs;
 
-    public override void Run(ProgramKind kind, int batch, long step) => _programs[(int)kind]!(batch, step);
+    public override void Run(ProgramKind kind, int batch, long step)
+    {
+        foreach (var body in _programs[(int)kind]) body(batch, step);
+    }
 }
 
 /// <summary>

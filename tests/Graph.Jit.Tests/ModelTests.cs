@@ -84,6 +84,18 @@ public class ModelTests : IClassFixture<GeneratedModels>
     }
 
     [Fact]
+    public void One_method_per_kernel_gives_the_same_bits_as_one_per_program()
+    {
+        const int batch = 3;
+        var a = GraphJit.CompileSupervised<int>(Models.LeNet(), batch, seed: 8);
+        var b = GraphJit.CompileSupervised<int>(Models.LeNet(), batch, seed: 8, new JitOptions { MethodPerKernel = true });
+        Assert.Contains("one per kernel", ((IRuntimeCompiledModel)b).Diagnostics);
+        var (x, y) = Data(batch, 784, seed: 4);
+        for (int s = 0; s < 2; s++) Compare.Same("step", new[] { a.TrainStep(x, y, batch) }, new[] { b.TrainStep(x, y, batch) });
+        foreach (var p in a.Parameters) Compare.Same(p.Name, a.Parameter(p.Name).ToArray(), b.Parameter(p.Name).ToArray());
+    }
+
+    [Fact]
     public void LeNet_matches_the_interpreter_and_trains()
     {
         const int batch = 2;

@@ -4,6 +4,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Reflection;
 using System.Reflection.Emit;
+using System.Runtime.Intrinsics;
 using Graph.Ir;
 using Graph.Lowering;
 using Graph.Ops;
@@ -29,8 +30,8 @@ internal sealed class IlModelEmitter
 
     public IlModelEmitter(StorageLayout layout) => _layout = layout;
 
-    /// <summary>Program methods by kind.</summary>
-    public Dictionary<ProgramKind, DynamicMethod> Programs { get; } = new();
+    /// <summary>Program methods by kind: one method, or one per kernel (run in order) with <see cref="JitOptions.MethodPerKernel"/>.</summary>
+    public Dictionary<ProgramKind, List<DynamicMethod>> Programs { get; } = new();
 
     /// <summary>Epilogue methods by index (the index the programs load from <see cref="ModelStorage.Epilogues"/>).</summary>
     public List<DynamicMethod> Epilogues { get; } = new();
@@ -45,19 +46,25 @@ internal sealed class IlModelEmitter
     internal static readonly FieldInfo SeedField = typeof(ModelStorage).GetField(nameof(ModelStorage.Seed))!;
 
     /// <summary>Emits every program of the plan.</summary>
-    public void EmitAll()
+    public void EmitAll(bool methodPerKernel = false)
     {
-        foreach (var p in StorageLayout.Programs(_layout.Plan)) Programs[p.Kind] = EmitProgram(p);
+        foreach (var p in StorageLayout.Programs(_layout.Plan))
+        {
+            var methods = new List<DynamicMethod>();
+            if (!methodPerKernel) methods.Add(EmitProgram(p.Kind.ToString(), p, p.Kernels));
+            else for (int i = 0; i < p.Kernels.Count; i++) methods.Add(EmitProgram(p.Kind + "K" + i, p, new[] { p.Kernels[i] }));
+            Programs[p.Kind] = methods;
+        }
     }
 
-    /// <summary>Emits one program method: <c>void Run(ModelStorage s, int batch, long step)</c>.</summary>
-    public DynamicMethod EmitProgram(ProgramPlan p)
+    /// <summary>Emits a program method (or a kernel's): <c>void Run(ModelStorage s, int batch, long step)</c>.</summary>
+    public DynamicMethod EmitProgram(string name, ProgramPlan p, IReadOnlyList<PlanKernel> kernels)
     {
-        var dm = new DynamicMethod("Run" + p.Kind, typeof(void), new[] { typeof(ModelStorage), typeof(int), typeof(long) },
+        var dm = new DynamicMethod("Run" + name, typeof(void), new[] { typeof(ModelStorage), typeof(int), typeof(long) },
             typeof(ModelStorage).Module, skipVisibility: true);
         var m = new MethodEmitter(this, _layout, dm.GetILGenerator(), batchArg: 1, stepArg: 2);
-        m.LoadArrays(p.Buffers.Concat(p.Kernels.SelectMany(KernelBuffers)));
-        foreach (var k in p.Kernels)
+        m.LoadArrays(kernels.SelectMany(KernelBuffers));
+        foreach (var k in kernels)
         {
             m.Pool.Reset();
             switch (k)
@@ -790,17 +797,11 @@ internal sealed class MethodEmitter
         St(L.J);
         if (vector)
         {
-            var try256 = IL.DefineLabel();
-            var scalar = IL.DefineLabel();
-            Call(VectorApi.V512.IsHardwareAccelerated);
-            IL.Emit(OpCodes.Brfalse, try256);
-            VectorLoop(L, VectorApi.V512);
-            IL.Emit(OpCodes.Br, scalar);
-            IL.MarkLabel(try256);
-            Call(VectorApi.V256.IsHardwareAccelerated);
-            IL.Emit(OpCodes.Brfalse, scalar);
-            VectorLoop(L, VectorApi.V256);
-            IL.MarkLabel(scalar);
+            // if (Vector512.IsHardwareAccelerated) {...} else if (Vector256.IsHardwareAccelerated) {...}: the code runs in
+            // this process, so the branch the generated code takes here is known now and only it is emitted (less IL
+            // for the .NET JIT to import; the same instructions run).
+            if (Vector512.IsHardwareAccelerated) VectorLoop(L, VectorApi.V512);
+            else if (Vector256.IsHardwareAccelerated) VectorLoop(L, VectorApi.V256);
         }
         // for (; j < len; j++) body
         {
@@ -1058,20 +1059,24 @@ internal sealed class MethodEmitter
         void VecAt(VectorApi v) { Ld(r); Ld(b); Ld(L.J); IL.Emit(OpCodes.Add); IL.Emit(OpCodes.Conv_I); Call(v.Load); }
         void VectorIf(Action<VectorApi> body)
         {
+            // if (Vector512.IsHardwareAccelerated && len >= 16) {...} else if (Vector256.IsHardwareAccelerated && len >= 8) {...}
+            // with the hardware tests decided now (this process runs the code); the length tests stay.
             var try256 = IL.DefineLabel();
             var done = IL.DefineLabel();
-            Call(VectorApi.V512.IsHardwareAccelerated);
-            IL.Emit(OpCodes.Brfalse, try256);
-            Ld(L.Len); Ldc(16);
-            IL.Emit(OpCodes.Blt, try256);
-            body(VectorApi.V512);
-            IL.Emit(OpCodes.Br, done);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Ld(L.Len); Ldc(16);
+                IL.Emit(OpCodes.Blt, try256);
+                body(VectorApi.V512);
+                IL.Emit(OpCodes.Br, done);
+            }
             IL.MarkLabel(try256);
-            Call(VectorApi.V256.IsHardwareAccelerated);
-            IL.Emit(OpCodes.Brfalse, done);
-            Ld(L.Len); Ldc(8);
-            IL.Emit(OpCodes.Blt, done);
-            body(VectorApi.V256);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Ld(L.Len); Ldc(8);
+                IL.Emit(OpCodes.Blt, done);
+                body(VectorApi.V256);
+            }
             IL.MarkLabel(done);
         }
         void ForJ(int step, Action body, bool vectorBound)
