@@ -8,12 +8,23 @@ namespace Graph.Tests;
 /// <summary>
 /// The gradient-check table: every op of the course, alone and in composites. Each row builds a graph
 /// from leaves whose values the harness feeds (see <see cref="GradientCheck"/> for how it avoids kinks).
-/// The same table is reused by every engine's agreement tests.
+/// The same table is run on every engine (generated C#, IL JIT) by their agreement tests, which link this file.
 /// </summary>
 public static class GradientTable
 {
     private static Tensor P(ModelBuilder m, string name, params int[] shape) => m.Parameter(name, shape, Init.Zeros);
-    private static Tensor X(ModelBuilder m, string name, params int[] shape) => m.Input(name, shape);
+    /// <summary>
+    /// When set (engine agreement tests), every float input is multiplied by a parameter of its per-example shape
+    /// (values in [0.5, 2]), so that parameter's gradient checks the backward pass through everything downstream of the input.
+    /// </summary>
+    [System.ThreadStatic] public static bool ScaleInputs;
+
+    private static Tensor X(ModelBuilder m, string name, params int[] shape)
+    {
+        var x = m.Input(name, shape);
+        if (!ScaleInputs || name.StartsWith("prob")) return x;
+        return x * m.Parameter("pos_scale_" + name, shape, Init.Ones);
+    }
 
     public static readonly GradCase[] Cases =
     {

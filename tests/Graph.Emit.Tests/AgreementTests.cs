@@ -36,12 +36,12 @@ public sealed class CompiledTable
         int index = 0;
         foreach (bool scaled in new[] { false, true })
         {
-            foreach (var c in EmitCaseTable.Cases)
+            foreach (var c in GradientTable.Cases)
             {
-                EmitCaseTable.ScaleInputs = scaled;
+                GradientTable.ScaleInputs = scaled;
                 ModelBuilder m;
                 try { m = Build(c); }
-                finally { EmitCaseTable.ScaleInputs = false; }
+                finally { GradientTable.ScaleInputs = false; }
                 if (scaled && !m.Graph.Parameters.Any(p => ((ParameterOp)p.Op).LeafName.StartsWith("pos_scale_"))) continue;
                 string className = "Case" + index++;
                 string? error = null;
@@ -98,7 +98,7 @@ public class AgreementTests : IClassFixture<CompiledTable>
     }
 
     public static IEnumerable<object[]> Rows =>
-        EmitCaseTable.Cases.SelectMany(c => new[] { new object[] { c.Name, false }, new object[] { c.Name, true } });
+        GradientTable.Cases.SelectMany(c => new[] { new object[] { c.Name, false }, new object[] { c.Name, true } });
 
     [Theory]
     [MemberData(nameof(Rows))]

@@ -42,13 +42,13 @@ public sealed class JitTable
         int index = 0;
         foreach (bool scaled in new[] { false, true })
         {
-            foreach (var c in EmitCaseTable.Cases)
+            foreach (var c in GradientTable.Cases)
             {
                 Func<ModelBuilder> build = () =>
                 {
-                    EmitCaseTable.ScaleInputs = scaled;
+                    GradientTable.ScaleInputs = scaled;
                     try { return Build(c); }
-                    finally { EmitCaseTable.ScaleInputs = false; }
+                    finally { GradientTable.ScaleInputs = false; }
                 };
                 var m = build();
                 if (scaled && !m.Graph.Parameters.Any(p => ((ParameterOp)p.Op).LeafName.StartsWith("pos_scale_"))) continue;
@@ -104,7 +104,7 @@ public class TableTests : IClassFixture<JitTable>
     }
 
     public static IEnumerable<object[]> Rows =>
-        EmitCaseTable.Cases.SelectMany(c => new[] { new object[] { c.Name, false }, new object[] { c.Name, true } });
+        GradientTable.Cases.SelectMany(c => new[] { new object[] { c.Name, false }, new object[] { c.Name, true } });
 
     public static IEnumerable<object[]> Engines =>
         new[] { new object[] { ModelEngine.Jit }, new object[] { ModelEngine.Interpreter } };
