@@ -27,6 +27,7 @@ public static class Plots
         AddSeries(plot, epochs, validation, "validation");
         plot.Title(title);
         plot.XLabel("epoch");
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.ShowLegend();
         Save(path, () => plot.SavePng(path, 640, 420));
     }
@@ -50,6 +51,12 @@ public static class Plots
                 text.LabelFontSize = 10;
                 text.LabelAlignment = ScottPlot.Alignment.MiddleCenter;
             }
+        // Actual class 0 is the top row: label the rows accordingly and show whole cells only.
+        var rows = Enumerable.Range(0, k).ToArray();
+        var classNames = rows.Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(rows.Select(c => (double)(k - 1 - c)).ToArray(), classNames);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(rows.Select(c => (double)c).ToArray(), classNames);
+        plot.Axes.SetLimits(-0.5, k - 0.5, -0.5, k - 0.5);
         plot.Title($"{title}: confusion matrix (log color scale)");
         plot.XLabel("predicted");
         plot.YLabel("actual");
