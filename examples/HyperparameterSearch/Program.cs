@@ -81,7 +81,8 @@ public static class Program
         Console.WriteLine($"MNIST: {trainSplit.Count} training ({searchTrain.Count} per trial), {searchValidation.Count} validation, {mnist.Test.Count} test images");
 
         int coarseCount = o.Coarse ?? Math.Max(1, (int)Math.Ceiling(0.6 * o.Budget));
-        coarseCount = Math.Min(coarseCount, o.Budget);
+        // Keep at least one fine trial whenever the budget allows, so that both stages always run.
+        coarseCount = Math.Min(coarseCount, Math.Max(1, o.Budget - 1));
         int fineCount = o.Budget - coarseCount;
         Console.WriteLine($"random search, {o.Budget} trials: {coarseCount} coarse + {fineCount} fine, {o.Epochs} epoch(s) each, Adam, scored by validation accuracy");
         Console.WriteLine("(random, not grid: a grid tries only a few values of each hyperparameter; random search tries a new value of every one in every trial)");
@@ -288,15 +289,18 @@ internal sealed class TrialTable
         }
     }
 
+    private static readonly string[] ShortColumns = { "#", "stage", "depth", "width", "lr", "l2", "drop", "batch", "jit ms", "val acc", "val loss", "s" };
+
     private static readonly string[] Columns = { "trial", "stage", "depth", "width", "lr", "l2", "dropout", "batch", "compile ms", "val acc", "val loss", "seconds" };
 
     private Trial? Best => Program.Ranked(_trials).FirstOrDefault();
 
     private IRenderable Build()
     {
-        var table = new Table().Border(TableBorder.Rounded).Title("[bold]random search[/]")
-            .Caption("[grey]best trial in [green]green[/]; val loss includes the L2 penalty; compile = GraphJit lowering + IL emission + storage[/]");
-        foreach (var c in Columns) table.AddColumn(new TableColumn(c).RightAligned());
+        // Short headings and no vertical rules so that the twelve columns fit an 80-column terminal.
+        var table = new Table().Border(TableBorder.Simple).Title("[bold]random search[/]")
+            .Caption("[grey]best trial in [green]green[/]; jit ms = GraphJit lowering + IL emission + storage; val loss includes the L2 penalty; s = seconds[/]");
+        foreach (var c in ShortColumns) table.AddColumn(new TableColumn(c).RightAligned().Padding(0, 0, 0, 0));
         var best = Best;
         foreach (var t in _trials)
         {
@@ -313,7 +317,7 @@ internal sealed class TrialTable
         var c = t.Config;
         string acc = t.Status switch
         {
-            "running" => "training…",
+            "running" => "training",
             "diverged" => "diverged",
             null => "",
             _ => Program.F4(t.ValidationAccuracy),
@@ -362,7 +366,7 @@ internal sealed class Options
     public const string Usage = """
         usage: dotnet run -c Release --project examples/HyperparameterSearch -- [options]
           --budget N            trials in total, coarse and fine (default 20)
-          --coarse N            of which coarse trials (default 60% of the budget, at least 1)
+          --coarse N            of which coarse trials (default 60% of the budget, at least 1, leaving at least 1 fine)
           --epochs N            epochs per trial (default 2)
           --train-size N        training images per trial, a random subset of the training split (default 10000)
           --validation-size N   score trials on the first N validation images only (default: all 6000)
