@@ -3,7 +3,7 @@
 // then retrained on the whole training split and evaluated once on the test set.
 //
 //   dotnet run -c Release --project examples/HyperparameterSearch                       (20 trials, a few minutes)
-//   dotnet run -c Release --project examples/HyperparameterSearch -- --budget 16 --train-size 10000 --epochs 2
+//   dotnet run -c Release --project examples/HyperparameterSearch -- --budget 16 --train-size 10000 --epochs 3 --final-epochs 10
 //   dotnet run -c Release --project examples/HyperparameterSearch -- --budget 2 --train-size 512 --epochs 1 --final-epochs 1 --max-batches 3   (smoke run)
 //
 // Why random search and not grid search: with a grid, N trials over k hyperparameters try only N^(1/k) distinct values
@@ -130,7 +130,7 @@ public static class Program
 
         Directory.CreateDirectory(o.Plots);
         string plotPath = Path.Combine(o.Plots, "validation-accuracy-vs-lr.png");
-        PlotAccuracyVersusLearningRate(trials, winner, plotPath, o);
+        PlotAccuracyVersusLearningRate(trials, winner, plotPath, o.Epochs, searchTrain.Count);
         Console.WriteLine($"plot written to {Path.GetFullPath(plotPath)}");
 
         // Retrain the winner from scratch on the whole training split, for longer; then the test set, once.
@@ -204,7 +204,7 @@ public static class Program
             .OrderByDescending(t => t.ValidationAccuracy).ThenBy(t => t.ValidationLoss).ThenBy(t => t.Number);
 
     /// <summary>Validation accuracy against learning rate, log x axis, coarse and fine trials in two colors.</summary>
-    private static void PlotAccuracyVersusLearningRate(IReadOnlyList<Trial> trials, Trial winner, string path, Options o)
+    private static void PlotAccuracyVersusLearningRate(IReadOnlyList<Trial> trials, Trial winner, string path, int epochs, int trainCount)
     {
         var plot = new ScottPlot.Plot();
         foreach (var (stage, color) in new[] { ("coarse", ScottPlot.Colors.SteelBlue), ("fine", ScottPlot.Colors.DarkOrange) })
@@ -227,14 +227,14 @@ public static class Program
         {
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
             IntegerTicksOnly = true,
-            LabelFormatter = v => Config.Lr(Math.Pow(10, v)),
+            LabelFormatter = v => "1e" + Math.Round(v).ToString(CultureInfo.InvariantCulture),
         };
         plot.Axes.SetLimitsX(-4.1, -0.9);
-        plot.Title($"Random search: validation accuracy vs learning rate ({trials.Count(t => t.Status == "ok")} trials, {o.Epochs} epoch(s) on {o.TrainSize} images)");
+        plot.Title($"Validation accuracy vs learning rate: {trials.Count(t => t.Status == "ok")} trials, {epochs} epoch(s) on {trainCount} images");
         plot.XLabel("learning rate (Adam, log scale)");
         plot.YLabel("validation accuracy");
-        plot.ShowLegend(ScottPlot.Alignment.LowerCenter);
-        plot.SavePng(path, 800, 500);
+        plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
+        plot.SavePng(path, 900, 520);
     }
 
     private static long ParameterCount(ICompiledModel model)
@@ -367,7 +367,7 @@ internal sealed class Options
         usage: dotnet run -c Release --project examples/HyperparameterSearch -- [options]
           --budget N            trials in total, coarse and fine (default 20)
           --coarse N            of which coarse trials (default 60% of the budget, at least 1, leaving at least 1 fine)
-          --epochs N            epochs per trial (default 2)
+          --epochs N            epochs per trial (default 3)
           --train-size N        training images per trial, a random subset of the training split (default 10000)
           --validation-size N   score trials on the first N validation images only (default: all 6000)
           --final-epochs N      epochs of the best configuration's retraining on the whole training split (default 10)
@@ -379,7 +379,7 @@ internal sealed class Options
 
     public int Budget { get; private set; } = 20;
     public int? Coarse { get; private set; }
-    public int Epochs { get; private set; } = 2;
+    public int Epochs { get; private set; } = 3;
     public int TrainSize { get; private set; } = 10000;
     public int? ValidationSize { get; private set; }
     public int FinalEpochs { get; private set; } = 10;
