@@ -24,6 +24,7 @@ using Graph.Runtime.Data;
 using Graph.Runtime.Initialization;
 using Graph.Runtime.Models;
 using Graph.Runtime.Optimizers;
+using Graph.Runtime.Schedules;
 using Graph.Training;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -135,18 +136,24 @@ public static class Program
 
         // Retrain the winner from scratch on the whole training split, for longer; then the test set, once.
         Console.WriteLine();
-        Console.WriteLine($"retraining the best configuration on all {trainSplit.Count} training images for {o.FinalEpochs} epoch(s)");
+        // Trials ran at a constant learning rate (short runs); the longer final run anneals from the chosen rate to 0 with a
+        // cosine schedule by default, so that it ends at a settled point instead of wherever the last noisy step left it.
+        Console.WriteLine($"retraining the best configuration on all {trainSplit.Count} training images for {o.FinalEpochs} epoch(s)" +
+                          (o.FinalSchedule == "cosine" ? ", learning rate annealed to 0 (cosine)" : ", constant learning rate"));
         var c = winner.Config;
         var clock = Stopwatch.StartNew();
         var model = GraphJit.CompileSupervised<int>(c.Build(), c.BatchSize, o.Seed);
         Console.WriteLine($"compiled {model.Name} in {Ms(clock.Elapsed.TotalMilliseconds)} ms ({ParameterCount(model):N0} parameters)");
         model.Optimizer = new Adam((float)c.LearningRate);
+        int batchesPerEpoch = (trainSplit.Count + c.BatchSize - 1) / c.BatchSize;
+        if (o.MaxBatches is int cap) batchesPerEpoch = Math.Min(batchesPerEpoch, cap);
         var result = Trainer.Fit(model, trainSplit, validation, new TrainingOptions
         {
             Epochs = o.FinalEpochs,
             BatchSize = c.BatchSize,
             Seed = o.Seed,
             MaxBatchesPerEpoch = o.MaxBatches,
+            Schedule = o.FinalSchedule == "cosine" ? new CosineAnnealingLR((float)c.LearningRate, Math.Max(1, o.FinalEpochs * batchesPerEpoch)) : null,
         });
         Console.WriteLine($"trained in {result.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         var test = Trainer.Evaluate(model, mnist.Test, 256);
@@ -365,16 +372,17 @@ internal sealed class Options
 {
     public const string Usage = """
         usage: dotnet run -c Release --project examples/HyperparameterSearch -- [options]
-          --budget N            trials in total, coarse and fine (default 20)
-          --coarse N            of which coarse trials (default 60% of the budget, at least 1, leaving at least 1 fine)
-          --epochs N            epochs per trial (default 3)
-          --train-size N        training images per trial, a random subset of the training split (default 10000)
-          --validation-size N   score trials on the first N validation images only (default: all 6000)
-          --final-epochs N      epochs of the best configuration's retraining on the whole training split (default 10)
-          --seed N              seed of the split, the sampling, initialization and shuffling (default 1)
-          --max-batches N       at most N batches per epoch (smoke runs)
-          --plots DIR           where the validation-accuracy-vs-learning-rate PNG goes (default plots/hpo)
-          --help                this text
+          --budget N                    trials in total, coarse and fine (default 20)
+          --coarse N                    of which coarse trials (default 60% of the budget, at least 1, leaving at least 1 fine)
+          --epochs N                    epochs per trial (default 3)
+          --train-size N                training images per trial, a random subset of the training split (default 10000)
+          --validation-size N           score trials on the first N validation images only (default: all 6000)
+          --final-epochs N              epochs of the best configuration's retraining on the whole training split (default 10)
+          --final-schedule cosine|none  learning-rate schedule of the retraining (default cosine: anneal to 0)
+          --seed N                      seed of the split, the sampling, initialization and shuffling (default 1)
+          --max-batches N               at most N batches per epoch (smoke runs)
+          --plots DIR                   where the validation-accuracy-vs-learning-rate PNG goes (default plots/hpo)
+          --help                        this text
         """;
 
     public int Budget { get; private set; } = 20;
@@ -383,6 +391,7 @@ internal sealed class Options
     public int TrainSize { get; private set; } = 10000;
     public int? ValidationSize { get; private set; }
     public int FinalEpochs { get; private set; } = 10;
+    public string FinalSchedule { get; private set; } = "cosine";
     public ulong Seed { get; private set; } = 1;
     public int? MaxBatches { get; private set; }
     public string Plots { get; private set; } = Path.Combine("plots", "hpo");
@@ -413,6 +422,10 @@ internal sealed class Options
                 case "--train-size": o.TrainSize = PositiveInt(); break;
                 case "--validation-size": o.ValidationSize = PositiveInt(); break;
                 case "--final-epochs": o.FinalEpochs = PositiveInt(); break;
+                case "--final-schedule":
+                    o.FinalSchedule = Value().ToLowerInvariant();
+                    if (o.FinalSchedule is not ("cosine" or "none")) throw new ArgumentException($"unknown schedule '{o.FinalSchedule}'; choose cosine or none");
+                    break;
                 case "--seed":
                 {
                     string v = Value();
