@@ -108,9 +108,9 @@ public static class Program
             var ranked = Ranked(trials).ToList();
             int top = Math.Clamp(coarseCount / 3, 1, 3);
             var best = ranked.Take(top).Select(t => t.Config).ToList();
-            if (best.Count == 0) best = trials.Select(t => t.Config).ToList(); // all diverged: keep the coarse space
-            fine = best.Count == 0 ? coarse : coarse.Narrow(best);
-            ui.Note = $"fine space (around the best {best.Count} coarse trial(s)): {fine.Describe()}";
+            fine = best.Count == 0 ? coarse : coarse.Narrow(best); // every coarse trial diverged: keep the coarse space
+            ui.Note = best.Count == 0 ? $"fine space = coarse space (every coarse trial diverged)"
+                : $"fine space (around the best {best.Count} coarse trial(s)): {fine.Describe()}";
             for (int i = 0; i < fineCount; i++)
             {
                 var trial = new Trial { Number = coarseCount + i + 1, Stage = "fine", Config = fine.Sample(rng) };
