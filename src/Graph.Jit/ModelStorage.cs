@@ -133,6 +133,9 @@ internal sealed class ModelStorage
     /// <summary>Per-epilogue compiled bodies, closed over this storage (set once after emission).</summary>
     public EpilogueBody[] Epilogues = Array.Empty<EpilogueBody>();
 
+    /// <summary>Checked mode: the flag every program tests after each kernel (<see cref="Graph.Runtime.Models.ICompiledModel.CheckFinite"/>).</summary>
+    public bool CheckFinite;
+
     /// <summary>The seed that keys dropout masks.</summary>
     public readonly ulong Seed;
 

@@ -185,6 +185,22 @@ internal class RuntimeModel : IRuntimeCompiledModel
 
     public bool IsTraining { get; set; }
 
+    /// <summary>
+    /// Checked mode, as in the generated class: after each kernel a NaN or infinity raises
+    /// <see cref="NonFiniteValueException"/> naming the node, its op and the source line that built it. Off by default
+    /// (one untaken branch per kernel). The interpreter fallback has no checked mode.
+    /// </summary>
+    public bool CheckFinite
+    {
+        get => Storage.CheckFinite;
+        set
+        {
+            if (value && Engine != ModelEngine.Jit)
+                throw new NotSupportedException($"Model '{Name}' runs on the reference interpreter, which has no checked mode; compile it with the JIT or the source generator.");
+            Storage.CheckFinite = value;
+        }
+    }
+
     public long TrainingSteps => _trainingSteps;
 
     public IReadOnlyList<ModelTensorInfo> Inputs => _inputs;

@@ -173,7 +173,7 @@ public sealed class CSharpEngine : IEngine
                 public bool IsTraining { get => _m.IsTraining; set => _m.IsTraining = value; }
                 public void SetFloats(string kind, string name, float[] data)
                 {
-                    global::System.Span<float> span = kind == "input" ? _m.InputBuffer(name) : kind == "param" ? _m.Parameter(name) : _m.State(name);
+                    global::System.Span<float> span = kind == "input" ? _m.InputBuffer(name) : kind == "param" ? _m.Parameter(name).Span : _m.State(name).Span;
                     global::System.MemoryExtensions.AsSpan(data).CopyTo(span);
                 }
                 public void SetLabels(string name, int[] data) => global::System.MemoryExtensions.AsSpan(data).CopyTo(_m.LabelBuffer(name));

@@ -117,5 +117,6 @@ public static class EngineRegistry
         new InterpreterEngine("interp-f32", Precision.Float32),
         new InterpreterEngine("passes-f64", Precision.Float64, optimize: true),
         new CSharpEngine(),
+        new IlJitEngine(),
     };
 }

@@ -570,61 +570,11 @@ internal sealed class ModelWriter
                 case PoolKernel pool: WritePool(w, pool); break;
                 case MoveKernel move: WriteMove(w, move); break;
             }
-            var checkedSpans = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (view, stored) in WrittenValues(k))
-            {
-                if (!checkedSpans.Add(SpanOf(view))) continue;   // an epilogue storing in place into the GEMM's output
-                var node = Culprit(k, stored);
-                w.Line($"if (_checkFinite) {M}FiniteCheck.Check({SpanOf(view)}, {Quote(GraphPrinter.PrintNode(node).Trim())}, {Quote(node.Op.Name)}, {Quote(node.Location.FileName)}, {I(node.Location.Line)});");
-            }
+            foreach (var site in CheckedMode.Sites(k))   // shared with the IL JIT
+                w.Line($"if (_checkFinite) {M}FiniteCheck.Check({SpanOf(site.View)}, {Quote(site.NodeText)}, {Quote(site.OpName)}, {Quote(site.File)}, {I(site.Line)});");
         }
         w.Close();
         return w.ToString();
-    }
-
-    /// <summary>
-    /// The node to blame when a fused value is not finite: its operands were checked after their own kernels,
-    /// so within the fusion group the first op (in graph order) that can turn finite operands into NaN or
-    /// infinity and that the stored value depends on; the stored node itself when there is none.
-    /// </summary>
-    private static Node Culprit(PlanKernel k, Node stored)
-    {
-        var inGroup = new HashSet<Node>(k.Nodes);
-        var ancestors = new HashSet<Node>();
-        var pending = new Stack<Node>();
-        pending.Push(stored);
-        while (pending.Count > 0)
-        {
-            var n = pending.Pop();
-            if (!ancestors.Add(n)) continue;
-            foreach (var input in n.Inputs) if (inGroup.Contains(input)) pending.Push(input);
-        }
-        foreach (var n in k.Nodes.OrderBy(n => n.Id))
-            if (ancestors.Contains(n) && n.Op is LogOp or SqrtOp or DivOp or PowOp or PowScalarOp or ExpOp or LogSumExpOp) return n;
-        return stored;
-    }
-
-    /// <summary>The float values a kernel writes, each with the node whose value it is (for checked mode).</summary>
-    private static IEnumerable<(View View, Node Node)> WrittenValues(PlanKernel k)
-    {
-        switch (k)
-        {
-            case LoopKernel loop:
-                foreach (var instr in loop.Instructions)
-                    if (instr.Store is View store && store.Buffer.Kind != StorageKind.Label) yield return (store, instr.Node);
-                foreach (var reducer in loop.Reducers) yield return (reducer.Output, reducer.Node);
-                break;
-            case GemmKernel gemm:
-                yield return (gemm.C, k.Nodes[k.Nodes.Count - 1]);
-                if (gemm.Epilogue is not null) foreach (var written in WrittenValues(gemm.Epilogue)) yield return written;
-                break;
-            case ConvKernel conv:
-                yield return (conv.Output, k.Nodes[k.Nodes.Count - 1]);
-                if (conv.Epilogue is not null) foreach (var written in WrittenValues(conv.Epilogue)) yield return written;
-                break;
-            case PoolKernel pool: yield return (pool.Output, k.Nodes[k.Nodes.Count - 1]); break;
-            case MoveKernel move: yield return (move.Output, k.Nodes[k.Nodes.Count - 1]); break;
-        }
     }
 
     private void WriteGemm(CodeWriter w, GemmKernel g, string id)

@@ -44,6 +44,7 @@ internal sealed class IlModelEmitter
     internal static readonly FieldInfo PoolField = typeof(ModelStorage).GetField(nameof(ModelStorage.PoolShapes))!;
     internal static readonly FieldInfo EpiloguesField = typeof(ModelStorage).GetField(nameof(ModelStorage.Epilogues))!;
     internal static readonly FieldInfo SeedField = typeof(ModelStorage).GetField(nameof(ModelStorage.Seed))!;
+    internal static readonly FieldInfo CheckFiniteField = typeof(ModelStorage).GetField(nameof(ModelStorage.CheckFinite))!;
 
     /// <summary>Emits every program of the plan.</summary>
     public void EmitAll(bool methodPerKernel = false)
@@ -76,6 +77,7 @@ internal sealed class IlModelEmitter
                 case MoveKernel move: m.EmitMove(move); break;
                 default: throw new NotSupportedException($"The IL emitter has no form for the kernel kind '{k.GetType().Name}'.");
             }
+            m.EmitFiniteChecks(k);
         }
         m.IL.Emit(OpCodes.Ret);
         return dm;
@@ -332,6 +334,48 @@ internal sealed class MethodEmitter
         Offset(v.Buffer);
         Sym(v.Size);
         IL.Emit(OpCodes.Newobj, Methods.NewSpan);
+    }
+
+    /// <summary>
+    /// Checked mode (mirror of the C# emitter's <c>if (_checkFinite) FiniteCheck.Check(...)</c> lines after a kernel):
+    /// one flag test per kernel; when set, <see cref="Graph.Runtime.Models.FiniteCheck.Check"/> on each value the kernel
+    /// writes, blaming the node <see cref="CheckedMode.Sites"/> names. Arrays the method did not load at its entry
+    /// (an epilogue's stores) are loaded here, so nothing is paid while the flag is off.
+    /// </summary>
+    public void EmitFiniteChecks(PlanKernel k)
+    {
+        var sites = CheckedMode.Sites(k);
+        if (sites.Count == 0) return;
+        var skip = IL.DefineLabel();
+        IL.Emit(OpCodes.Ldarg_0);
+        IL.Emit(OpCodes.Ldfld, IlModelEmitter.CheckFiniteField);
+        IL.Emit(OpCodes.Brfalse, skip);
+        foreach (var site in sites)
+        {
+            var b = site.View.Buffer;
+            if (b.Kind == StorageKind.Arena ? _arena is not null : _floatArrays.ContainsKey(_layout.FloatSlot(b))) Array(b);
+            else if (b.Kind == StorageKind.Arena)
+            {
+                IL.Emit(OpCodes.Ldarg_0);
+                IL.Emit(OpCodes.Ldfld, IlModelEmitter.ArenaField);
+            }
+            else
+            {
+                IL.Emit(OpCodes.Ldarg_0);
+                IL.Emit(OpCodes.Ldfld, IlModelEmitter.FloatsField);
+                Ldc(_layout.FloatSlot(b));
+                IL.Emit(OpCodes.Ldelem_Ref);
+            }
+            Offset(b);
+            Sym(site.View.Size);
+            IL.Emit(OpCodes.Newobj, Methods.NewReadOnlySpan);
+            IL.Emit(OpCodes.Ldstr, site.NodeText);
+            IL.Emit(OpCodes.Ldstr, site.OpName);
+            IL.Emit(OpCodes.Ldstr, site.File);
+            Ldc(site.Line);
+            Call(Methods.FiniteCheck);
+        }
+        IL.MarkLabel(skip);
     }
 
     private void ReadOnlySpan(View v)
