@@ -173,9 +173,12 @@ public sealed class CSharpEngine : IEngine
                 public bool IsTraining { get => _m.IsTraining; set => _m.IsTraining = value; }
                 public void SetFloats(string kind, string name, float[] data)
                 {
-                    global::System.Span<float> span = kind == "input" ? _m.InputBuffer(name) : kind == "param" ? _m.Parameter(name) : _m.State(name);
-                    global::System.MemoryExtensions.AsSpan(data).CopyTo(span);
+                    if (kind == "input") global::System.MemoryExtensions.AsSpan(data).CopyTo(S(_m.InputBuffer(name)));
+                    else global::System.MemoryExtensions.AsSpan(data).CopyTo(S(kind == "param" ? _m.Parameter(name) : _m.State(name)));
                 }
+                // Parameter and state access is Memory<float> or Span<float> depending on the ICompiledModel version.
+                private static global::System.Span<float> S(global::System.Span<float> s) => s;
+                private static global::System.Span<float> S(global::System.Memory<float> m) => m.Span;
                 public void SetLabels(string name, int[] data) => global::System.MemoryExtensions.AsSpan(data).CopyTo(_m.LabelBuffer(name));
                 public float[] Get(string kind, string name) => (kind == "grad" ? _m.Gradient(name) : kind == "state" ? _m.State(name) : _m.Parameter(name)).ToArray();
                 public void Predict(int batch, float[] output) => _m.Predict(batch, output);
