@@ -239,8 +239,34 @@ public sealed class ProgramLowering
             };
             if (node.DType == DType.Int32 && node.Op is not InputOp)
                 throw new NotSupportedException($"The op '{node.Op.Name}' produces integers ({node.Ref}); only label inputs may be integer.");
+            if (_cls[node.Id] == Cls.Heavy)
+                foreach (var i in node.Inputs) Materialize(i);
         }
         foreach (var o in _g.Outputs) _isOutput[Root(o.Node).Id] = true;
+    }
+
+    /// <summary>
+    /// A single value folded into the loops that use it (Inline) has no buffer, but a heavy kernel reads its inputs
+    /// from buffers: give it one (a constant buffer, a view of one, or a one-element loop).
+    /// </summary>
+    private void Materialize(Node n)
+    {
+        if (_cls[n.Id] != Cls.Inline) return;
+        switch (n.Op)
+        {
+            case ConstantOp:
+                _cls[n.Id] = Cls.Const;
+                break;
+            case ReshapeOp:
+                Materialize(n.Inputs[0]);
+                _cls[n.Id] = Cls.Alias;
+                break;
+            case UnaryPointwiseOp or BinaryPointwiseOp or BroadcastToOp:
+                _cls[n.Id] = Cls.Point;
+                break;
+            default:
+                throw new NotSupportedException($"{n.Ref} ('{n.Op.Name}') as an input of a matmul, convolution, pooling or data movement is not lowered yet.");
+        }
     }
 
     private Node Root(Node n)
