@@ -351,9 +351,36 @@ public sealed class ProgramLowering
                 if (root != input || !g.Members.Contains(root) || !input.Shape.Equals(g.Domain)) return false;
                 if (node.Op is OneHotOp) return false;
             }
-            else if (DependsOnGroup(root, g)) return false;
+            else if (DependsOnGroup(root, g) || ReachesGroup(root, g)) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// True when <paramref name="start"/>'s kernel must wait for <paramref name="g"/>: a group runs as one kernel, so
+    /// it waits for the inputs of all its members, and a path can pass through a fused group without any node of it
+    /// depending on <paramref name="g"/> node by node.
+    /// </summary>
+    private bool ReachesGroup(Node start, Group g)
+    {
+        var seen = new HashSet<int>();
+        var seenGroups = new HashSet<int>();
+        var stack = new Stack<Node>();
+        stack.Push(start);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n.Id)) continue;
+            int gi = _groupOf[n.Id];
+            if (gi == g.Index) return true;
+            if (gi >= 0 && seenGroups.Add(gi))
+            {
+                foreach (var m in _groups[gi].Members) stack.Push(m);
+                foreach (var r in _groups[gi].Reducers) stack.Push(r);
+            }
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        return false;
     }
 
     private void FuseEpilogues()
