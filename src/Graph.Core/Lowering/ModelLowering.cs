@@ -402,14 +402,14 @@ public sealed class ProgramLowering
                 {
                     if (_cls[input.Id] is Cls.Leaf or Cls.Inline or Cls.Const)
                     {
-                        if (h.Op is Conv2dOp && _cls[input.Id] is Cls.Leaf or Cls.Const && !NoBatchAxisAligned(input.Shape, g.Domain)) ok = false;
+                        if (h.Op is Conv2dOp && _cls[input.Id] is Cls.Leaf or Cls.Const && !ConvEpilogueOperand(input.Shape, g.Domain)) ok = false;
                         continue;
                     }
                     var root = Root(input);
                     if (root == h) { if (input != h) ok = false; continue; }
                     if (_groupOf[root.Id] == gi) continue;
                     if (DependsOn(root, h.Id)) ok = false;
-                    if (h.Op is Conv2dOp && !NoBatchAxisAligned(input.Shape, g.Domain)) ok = false;
+                    if (h.Op is Conv2dOp && !ConvEpilogueOperand(input.Shape, g.Domain)) ok = false;
                 }
                 if (h.Op is Conv2dOp && m.Op is DropoutMaskOp) ok = false;
             }
@@ -423,6 +423,28 @@ public sealed class ProgramLowering
     /// <summary>True when an operand broadcast to a conv output [N,O,H,W] does not vary with the image.</summary>
     private static bool NoBatchAxisAligned(Shape operand, Shape domain) =>
         operand.Rank < domain.Rank || operand[0] == 1;
+
+    /// <summary>
+    /// True when a conv epilogue can read an operand broadcast to the conv output [N,O,H,W]: the kernel hands the
+    /// epilogue runs of one image and channel that span any part of the H×W plane, so the operand must not vary with
+    /// the image and, over the plane, must be either constant or laid out like it (contiguous); an operand that varies
+    /// along only one of H and W ([W], [1,W], [H,1]) is neither.
+    /// </summary>
+    private static bool ConvEpilogueOperand(Shape operand, Shape domain)
+    {
+        if (!NoBatchAxisAligned(operand, domain)) return false;
+        var strides = BroadcastStrides(operand, domain);
+        bool constant = true, contiguous = true;
+        var expected = SymSize.Const(1);
+        for (int a = domain.Rank - 1; a >= 2; a--)
+        {
+            if (domain[a] == 1) continue;
+            if (strides[a].Coef != 0) constant = false;
+            if (!strides[a].Equals(expected)) contiguous = false;
+            expected = Mul(expected, SymSize.Dim(domain[a]));
+        }
+        return constant || contiguous;
+    }
 
     private bool NeedsStore(Node member)
     {
