@@ -153,7 +153,7 @@ public sealed class ProgramLowering
     /// <summary>Lowers <paramref name="graph"/> (already optimized for its mode).</summary>
     public static ProgramPlan Lower(ProgramKind kind, ComputeGraph graph, CompiledModelPlan model)
     {
-        var rewritten = ReuseActivationsForMasks(graph);
+        var rewritten = LogSumExpOverTrailingAxes(ReuseActivationsForMasks(graph));
         var lowering = new ProgramLowering(kind, rewritten, model);
         lowering.Run();
         return lowering._program;
@@ -194,6 +194,44 @@ public sealed class ProgramLowering
         if (!changed) return graph;
         foreach (var o in graph.Outputs) target.SetOutput(o.WithNode(map[o.Node.Id]));
         return DeadCodeElimination.Run(target);
+    }
+
+    /// <summary>
+    /// The logsumexp kernel reduces contiguous trailing runs. A logsumexp over other axes becomes one over the trailing
+    /// axes of a transposed copy (reduced axes of size 1 are dropped, as they change nothing), then a reshape to its shape.
+    /// </summary>
+    private static ComputeGraph LogSumExpOverTrailingAxes(ComputeGraph graph)
+    {
+        static bool Trailing(Node n, LogSumExpOp lse)
+        {
+            var shape = n.Inputs[0].Shape;
+            for (int k = 0; k < lse.Axes.Length; k++)
+                if (lse.Axes[k] != shape.Rank - lse.Axes.Length + k || shape[lse.Axes[k]] == 1) return false;
+            return true;
+        }
+        if (!graph.Nodes.Any(n => n.Op is LogSumExpOp lse && !Trailing(n, lse))) return graph;
+        var transposes = new Dictionary<(int, string), Node>();
+        return GraphRewriter.Rewrite(graph, (old, inputs, target) =>
+        {
+            if (old.Op is not LogSumExpOp lse || Trailing(old, lse)) return null;
+            var x = inputs[0];
+            var shape = x.Shape;
+            var reduced = lse.Axes.Where(a => shape[a] != 1).ToArray();
+            var node = x;
+            if (reduced.Length > 0)
+            {
+                var permutation = Enumerable.Range(0, shape.Rank).Where(a => Array.IndexOf(reduced, a) < 0).Concat(reduced).ToArray();
+                var key = (x.Id, string.Join(",", permutation));
+                if (transposes.TryGetValue(key, out var t)) node = t;
+                else if (permutation.Where((p, i) => p != i).Any())
+                    node = transposes[key] = target.Add(new TransposeOp(permutation), new[] { node }, old.Name, old.Location);
+                var trailing = Enumerable.Range(shape.Rank - reduced.Length, reduced.Length).ToArray();
+                node = target.Add(new LogSumExpOp(trailing, keepDims: false), new[] { node }, old.Name, old.Location);
+            }
+            if (!node.Shape.Equals(old.Shape))
+                node = target.Add(new ReshapeOp(old.Shape), new[] { node }, old.Name, old.Location);
+            return node;
+        });
     }
 
     private void Run()
