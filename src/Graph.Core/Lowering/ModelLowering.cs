@@ -153,7 +153,7 @@ public sealed class ProgramLowering
     /// <summary>Lowers <paramref name="graph"/> (already optimized for its mode).</summary>
     public static ProgramPlan Lower(ProgramKind kind, ComputeGraph graph, CompiledModelPlan model)
     {
-        var rewritten = ReuseActivationsForMasks(graph);
+        var rewritten = LogSumExpOverTrailingAxes(ReuseActivationsForMasks(graph));
         var lowering = new ProgramLowering(kind, rewritten, model);
         lowering.Run();
         return lowering._program;
@@ -194,6 +194,44 @@ public sealed class ProgramLowering
         if (!changed) return graph;
         foreach (var o in graph.Outputs) target.SetOutput(o.WithNode(map[o.Node.Id]));
         return DeadCodeElimination.Run(target);
+    }
+
+    /// <summary>
+    /// The logsumexp kernel reduces contiguous trailing runs. A logsumexp over other axes becomes one over the trailing
+    /// axes of a transposed copy (reduced axes of size 1 are dropped, as they change nothing), then a reshape to its shape.
+    /// </summary>
+    private static ComputeGraph LogSumExpOverTrailingAxes(ComputeGraph graph)
+    {
+        static bool Trailing(Node n, LogSumExpOp lse)
+        {
+            var shape = n.Inputs[0].Shape;
+            for (int k = 0; k < lse.Axes.Length; k++)
+                if (lse.Axes[k] != shape.Rank - lse.Axes.Length + k || shape[lse.Axes[k]] == 1) return false;
+            return true;
+        }
+        if (!graph.Nodes.Any(n => n.Op is LogSumExpOp lse && !Trailing(n, lse))) return graph;
+        var transposes = new Dictionary<(int, string), Node>();
+        return GraphRewriter.Rewrite(graph, (old, inputs, target) =>
+        {
+            if (old.Op is not LogSumExpOp lse || Trailing(old, lse)) return null;
+            var x = inputs[0];
+            var shape = x.Shape;
+            var reduced = lse.Axes.Where(a => shape[a] != 1).ToArray();
+            var node = x;
+            if (reduced.Length > 0)
+            {
+                var permutation = Enumerable.Range(0, shape.Rank).Where(a => Array.IndexOf(reduced, a) < 0).Concat(reduced).ToArray();
+                var key = (x.Id, string.Join(",", permutation));
+                if (transposes.TryGetValue(key, out var t)) node = t;
+                else if (permutation.Where((p, i) => p != i).Any())
+                    node = transposes[key] = target.Add(new TransposeOp(permutation), new[] { node }, old.Name, old.Location);
+                var trailing = Enumerable.Range(shape.Rank - reduced.Length, reduced.Length).ToArray();
+                node = target.Add(new LogSumExpOp(trailing, keepDims: false), new[] { node }, old.Name, old.Location);
+            }
+            if (!node.Shape.Equals(old.Shape))
+                node = target.Add(new ReshapeOp(old.Shape), new[] { node }, old.Name, old.Location);
+            return node;
+        });
     }
 
     private void Run()
@@ -239,8 +277,34 @@ public sealed class ProgramLowering
             };
             if (node.DType == DType.Int32 && node.Op is not InputOp)
                 throw new NotSupportedException($"The op '{node.Op.Name}' produces integers ({node.Ref}); only label inputs may be integer.");
+            if (_cls[node.Id] == Cls.Heavy)
+                foreach (var i in node.Inputs) Materialize(i);
         }
         foreach (var o in _g.Outputs) _isOutput[Root(o.Node).Id] = true;
+    }
+
+    /// <summary>
+    /// A single value folded into the loops that use it (Inline) has no buffer, but a heavy kernel reads its inputs
+    /// from buffers: give it one (a constant buffer, a view of one, or a one-element loop).
+    /// </summary>
+    private void Materialize(Node n)
+    {
+        if (_cls[n.Id] != Cls.Inline) return;
+        switch (n.Op)
+        {
+            case ConstantOp:
+                _cls[n.Id] = Cls.Const;
+                break;
+            case ReshapeOp:
+                Materialize(n.Inputs[0]);
+                _cls[n.Id] = Cls.Alias;
+                break;
+            case UnaryPointwiseOp or BinaryPointwiseOp or BroadcastToOp:
+                _cls[n.Id] = Cls.Point;
+                break;
+            default:
+                throw new NotSupportedException($"{n.Ref} ('{n.Op.Name}') as an input of a matmul, convolution, pooling or data movement is not lowered yet.");
+        }
     }
 
     private Node Root(Node n)
@@ -325,9 +389,36 @@ public sealed class ProgramLowering
                 if (root != input || !g.Members.Contains(root) || !input.Shape.Equals(g.Domain)) return false;
                 if (node.Op is OneHotOp) return false;
             }
-            else if (DependsOnGroup(root, g)) return false;
+            else if (DependsOnGroup(root, g) || ReachesGroup(root, g)) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// True when <paramref name="start"/>'s kernel must wait for <paramref name="g"/>: a group runs as one kernel, so
+    /// it waits for the inputs of all its members, and a path can pass through a fused group without any node of it
+    /// depending on <paramref name="g"/> node by node.
+    /// </summary>
+    private bool ReachesGroup(Node start, Group g)
+    {
+        var seen = new HashSet<int>();
+        var seenGroups = new HashSet<int>();
+        var stack = new Stack<Node>();
+        stack.Push(start);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n.Id)) continue;
+            int gi = _groupOf[n.Id];
+            if (gi == g.Index) return true;
+            if (gi >= 0 && seenGroups.Add(gi))
+            {
+                foreach (var m in _groups[gi].Members) stack.Push(m);
+                foreach (var r in _groups[gi].Reducers) stack.Push(r);
+            }
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+        return false;
     }
 
     private void FuseEpilogues()
@@ -349,14 +440,14 @@ public sealed class ProgramLowering
                 {
                     if (_cls[input.Id] is Cls.Leaf or Cls.Inline or Cls.Const)
                     {
-                        if (h.Op is Conv2dOp && _cls[input.Id] is Cls.Leaf or Cls.Const && !NoBatchAxisAligned(input.Shape, g.Domain)) ok = false;
+                        if (h.Op is Conv2dOp && _cls[input.Id] is Cls.Leaf or Cls.Const && !ConvEpilogueOperand(input.Shape, g.Domain)) ok = false;
                         continue;
                     }
                     var root = Root(input);
                     if (root == h) { if (input != h) ok = false; continue; }
                     if (_groupOf[root.Id] == gi) continue;
                     if (DependsOn(root, h.Id)) ok = false;
-                    if (h.Op is Conv2dOp && !NoBatchAxisAligned(input.Shape, g.Domain)) ok = false;
+                    if (h.Op is Conv2dOp && !ConvEpilogueOperand(input.Shape, g.Domain)) ok = false;
                 }
                 if (h.Op is Conv2dOp && m.Op is DropoutMaskOp) ok = false;
             }
@@ -370,6 +461,28 @@ public sealed class ProgramLowering
     /// <summary>True when an operand broadcast to a conv output [N,O,H,W] does not vary with the image.</summary>
     private static bool NoBatchAxisAligned(Shape operand, Shape domain) =>
         operand.Rank < domain.Rank || operand[0] == 1;
+
+    /// <summary>
+    /// True when a conv epilogue can read an operand broadcast to the conv output [N,O,H,W]: the kernel hands the
+    /// epilogue runs of one image and channel that span any part of the H×W plane, so the operand must not vary with
+    /// the image and, over the plane, must be either constant or laid out like it (contiguous); an operand that varies
+    /// along only one of H and W ([W], [1,W], [H,1]) is neither.
+    /// </summary>
+    private static bool ConvEpilogueOperand(Shape operand, Shape domain)
+    {
+        if (!NoBatchAxisAligned(operand, domain)) return false;
+        var strides = BroadcastStrides(operand, domain);
+        bool constant = true, contiguous = true;
+        var expected = SymSize.Const(1);
+        for (int a = domain.Rank - 1; a >= 2; a--)
+        {
+            if (domain[a] == 1) continue;
+            if (strides[a].Coef != 0) constant = false;
+            if (!strides[a].Equals(expected)) contiguous = false;
+            expected = Mul(expected, SymSize.Dim(domain[a]));
+        }
+        return constant || contiguous;
+    }
 
     private bool NeedsStore(Node member)
     {
