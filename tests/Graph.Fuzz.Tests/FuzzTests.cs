@@ -116,8 +116,9 @@ public class ToleranceTests
         Assert.NotNull(Tolerance.CompareOne(a, a.Select((x, i) => i == 7 ? -x : x).ToArray()));
         Assert.NotNull(Tolerance.CompareOne(a, a.Select((x, i) => i == 3 ? double.NaN : x).ToArray()));
         Assert.NotNull(Tolerance.CompareOne(a, a.Take(49).ToArray()));
-        // ~0 by cancellation: an absolute floor of 1e-5 per element.
-        Assert.Null(Tolerance.CompareOne(new[] { 0.0, 0.0 }, new[] { 3e-7, -2e-7 }));
+        // ~0 by cancellation: an absolute floor of 1e-4 per element, and no more.
+        Assert.Null(Tolerance.CompareOne(new[] { 0.0, 0.0 }, new[] { 3e-5, -2e-5 }));
+        Assert.NotNull(Tolerance.CompareOne(new[] { 0.0, 0.0 }, new[] { 3e-4, -2e-4 }));
     }
 }
 
