@@ -12,6 +12,8 @@ public class GemmTests
     [
         (1, 1, 1), (1, 17, 3), (17, 1, 129), (1, 129, 300), (129, 1, 17), (3, 3, 3), (17, 129, 3), (129, 17, 33),
         (13, 47, 300), (200, 70, 20), (31, 33, 257), (150, 300, 64),
+        // Narrow products computed transposed (N well below the tile width): one and two k blocks.
+        (64, 10, 300), (300, 5, 257), (150, 9, 20),
     ];
 
     private static readonly (Transpose A, Transpose B)[] Layouts =
