@@ -77,6 +77,12 @@ public sealed class ModelWorkload<TLabel>(
         _torchInput = torch.tensor(_input, inputShape);
         _output = new float[batch * _graph.OutputSize];
 
+        // Both sides keep the batch resident: torch in tensors made once, Graph in the model's own input buffers
+        // (what the span overloads TrainStep(x, labels, batch) and Predict(x, batch, output) copy into first).
+        _input.CopyTo(_graph.InputBuffer(_graph.Inputs[0].Name));
+        if (_labels is int[] classes) classes.CopyTo(_graph.LabelBuffer(_graph.Inputs[1].Name));
+        else ((float[])(object)_labels).CopyTo(_graph.InputBuffer(_graph.Inputs[1].Name));
+
         CopyParametersToTorch();
         if (run == ModelRun.TrainStep)
         {
@@ -98,8 +104,8 @@ public sealed class ModelWorkload<TLabel>(
 
     public void RunGraph()
     {
-        if (run == ModelRun.TrainStep) _graph.TrainStep(_input, _labels, batch);
-        else _graph.Predict(_input, batch, _output);
+        if (run == ModelRun.TrainStep) _graph.TrainStep(batch);
+        else _graph.Predict(batch, _output);
     }
 
     public void RunTorch()
