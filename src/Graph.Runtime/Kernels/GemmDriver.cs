@@ -1,4 +1,5 @@
 using System;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace Graph.Runtime.Kernels;
@@ -76,22 +77,17 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
     {
         int m = p.M, n = p.N;
         float* t = KernelScratch.Second.Get((nint)m * n);
-        if (p.Accumulate)
-            for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++) t[(nint)j * m + i] = p.C[i * p.Ldc + j];
+        if (p.Accumulate) GemmPacking.TransposeBlock(p.C, p.Ldc, t, m, m, n);
         // A' = op(B)ᵀ (n×k) and B' = op(A)ᵀ (k×m) read the same storage with the transposition flags flipped.
         var transposed = new GemmProblem(
             p.TransB == Transpose.None ? Transpose.Transposed : Transpose.None,
             p.TransA == Transpose.None ? Transpose.Transposed : Transpose.None,
             n, m, p.K, p.B, p.Ldb, p.A, p.Lda, t, m, p.Accumulate);
         GemmDriver<TKernel, NoEpilogue>.Multiply(transposed, default, blocking, allowParallel);
+        GemmPacking.TransposeBlock(t, m, p.C, p.Ldc, n, m);
+        if (typeof(TEpilogue) == typeof(NoEpilogue)) return;
         TEpilogue finish = epilogue;
-        for (int i = 0; i < m; i++)
-        {
-            float* row = p.C + i * p.Ldc;
-            for (int j = 0; j < n; j++) row[j] = t[(nint)j * m + i];
-            finish.Apply(new Span<float>(row, n), i, 0);
-        }
+        for (int i = 0; i < m; i++) finish.Apply(new Span<float>(p.C + i * p.Ldc, n), i, 0);
     }
 
     /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>
@@ -155,8 +151,8 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
         {
             float* source = tile + r * tileStride;
             float* destination = c + r * ldc;
-            if (addToC) for (int j = 0; j < cols; j++) destination[j] += source[j];
-            else for (int j = 0; j < cols; j++) destination[j] = source[j];
+            if (addToC) TensorPrimitives.Add(new ReadOnlySpan<float>(destination, cols), new ReadOnlySpan<float>(source, cols), new Span<float>(destination, cols));
+            else new ReadOnlySpan<float>(source, cols).CopyTo(new Span<float>(destination, cols));
         }
     }
 
