@@ -146,6 +146,8 @@ public static unsafe class Pool2d
                 float* output = _result + (nint)plane * planeOut, gradOutput = _gradOutput + (nint)plane * planeOut;
                 switch (_operation)
                 {
+                    case Operation.MaxForward when IsTiled2x2(s) && Vector256.IsHardwareAccelerated && s.OutWidth >= 4:
+                        MaxForwardPlane2x2(s, input, output); break;
                     case Operation.MaxForward: ForwardPlane<TSimd, TVector>(s, input, output, row, max: true); break;
                     case Operation.AvgForward: ForwardPlane<TSimd, TVector>(s, input, output, row, max: false); break;
                     case Operation.MaxBackward: MaxBackwardPlane(s, input, gradOutput, gradInput); break;
@@ -181,6 +183,33 @@ public static unsafe class Pool2d
                     value /= divisor;
                 }
                 outputRow[ox] = value;
+            }
+        }
+    }
+
+    private static bool IsTiled2x2(in Pool2dShape s) =>
+        s.KernelH == 2 && s.KernelW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0;
+
+    /// <summary>
+    /// Max pooling with 2×2 windows, stride 2, no padding, four outputs per step (the last step overlapping): the
+    /// vertical maximum of the two rows, then of each lane pair. Vector Max has MathF.Max's semantics (NaN propagates,
+    /// +0 above −0), so the result equals the general path's.
+    /// </summary>
+    private static void MaxForwardPlane2x2(in Pool2dShape s, float* input, float* output)
+    {
+        int width = s.Width, outHeight = s.OutHeight, outWidth = s.OutWidth;
+        var evens = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+        var odds = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            float* in0 = input + (nint)(2 * oy) * width, in1 = in0 + width;
+            float* outRow = output + (nint)oy * outWidth;
+            for (int start = 0; ; start += 4)
+            {
+                int at = Math.Min(start, outWidth - 4);
+                var vertical = Vector256.Max(Vector256.Load(in0 + 2 * at), Vector256.Load(in1 + 2 * at));
+                Vector256.Max(Vector256.Shuffle(vertical, evens), Vector256.Shuffle(vertical, odds)).GetLower().Store(outRow + at);
+                if (at == outWidth - 4) break;
             }
         }
     }
