@@ -17,6 +17,7 @@ internal readonly record struct GemmBlocking(int Kc, int Mc, int Nc)
     // Zen 5 (48 KiB L1d, 1 MiB L2 per core): a 12×32 tile, KC·32 floats of B per micro-panel (32 KiB at KC 256)
     // in L1, a 144×256 A block (144 KiB) in L2.
     public static GemmBlocking Avx512 { get; } = new(256, 144, 2048);
+    public static GemmBlocking Avx512Wide { get; } = new(256, 144, 2048);
     public static GemmBlocking Avx2 { get; } = new(256, 144, 2048);
     public static GemmBlocking Portable { get; } = new(256, 128, 2048);
     public static GemmBlocking Scalar { get; } = new(256, 64, 1024);

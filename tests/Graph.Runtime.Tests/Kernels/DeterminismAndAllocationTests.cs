@@ -33,6 +33,20 @@ public class DeterminismAndAllocationTests
             for (int j = 0; j < narrow; j++) Assert.Equal(wideC[i * wide + j], narrowC[i * narrow + j]);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FewRowGemmIsBitIdenticalToTheSameRowsOfATallerProduct(bool accumulate)
+    {
+        // 6 rows take the 6×64 tile under AVX-512, 12 rows the 12×32 one; the shared rows must agree bit for bit.
+        const int few = 6, tall = 12, n = 100, k = 300;
+        float[] tallA = Random(tall * k, 1), b = Random(k * n, 2), start = Random(tall * n, 3);
+        float[] tallC = (float[])start.Clone(), fewC = start[..(few * n)];
+        Gemm.Multiply(Transpose.None, Transpose.None, tall, n, k, tallA, k, b, n, tallC, n, accumulate);
+        Gemm.Multiply(Transpose.None, Transpose.None, few, n, k, tallA[..(few * k)], k, b, n, fewC, n, accumulate);
+        for (int i = 0; i < few * n; i++) Assert.Equal(tallC[i], fewC[i]);
+    }
+
     [Fact]
     public void GemmIsBitIdenticalRunToRunAndForAnyThreadCount()
     {
