@@ -51,16 +51,17 @@ public static class CompareCommand
         Console.WriteLine($"Graph kernels ({KernelIsaSelector.Best}) vs TorchSharp {typeof(torch).Assembly.GetName().Version} on {threads} thread(s), " +
             $"{Environment.ProcessorCount} logical cores; median of alternating batches over ~{seconds:0.#} s per workload.");
         Console.WriteLine();
-        Console.WriteLine($"| {"workload",-12} | {"Graph ms",10} | {"Torch ms",10} | {"speedup",7} | {"Graph GFLOP/s",13} | {"Torch GFLOP/s",13} | {"max |Δ|",8} |");
-        Console.WriteLine($"|{new string('-', 14)}|{new string('-', 12)}|{new string('-', 12)}|{new string('-', 9)}|{new string('-', 15)}|{new string('-', 15)}|{new string('-', 10)}|");
+        Console.WriteLine($"| {"workload",-12} | {"Graph ms",10} | {"Torch ms",10} | {"speedup",7} | {"Graph GFLOP/s",13} | {"Torch GFLOP/s",13} | {"max |Δ|",8} | {"Graph B/run",11} |");
+        Console.WriteLine($"|{new string('-', 14)}|{new string('-', 12)}|{new string('-', 12)}|{new string('-', 9)}|{new string('-', 15)}|{new string('-', 15)}|{new string('-', 10)}|{new string('-', 13)}|");
         foreach (var (_, create) in selected)
         {
             using IWorkload workload = create();
             workload.Setup();
             var (graph, torchTime, difference) = Measure(workload, seconds);
+            double allocated = AllocatedPerRun(workload.RunGraph);
             string Rate(double t) => workload.FlopsPerRun > 0 ? (workload.FlopsPerRun / t / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "-";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {workload.Name,-12} | {graph * 1e3,10:F4} | {torchTime * 1e3,10:F4} | {torchTime / graph,6:F2}x | {Rate(graph),13} | {Rate(torchTime),13} | {difference,8:G2} |"));
+                $"| {workload.Name,-12} | {graph * 1e3,10:F4} | {torchTime * 1e3,10:F4} | {torchTime / graph,6:F2}x | {Rate(graph),13} | {Rate(torchTime),13} | {difference,8:G2} | {allocated,11:0.#} |"));
         }
         return 0;
     }
@@ -97,6 +98,15 @@ public static class CompareCommand
             }
         }
         return (Median(graphTimes), Median(torchTimes), difference);
+    }
+
+    /// <summary>Managed bytes allocated per run (all threads), over 50 runs after the measurement.</summary>
+    private static double AllocatedPerRun(Action run)
+    {
+        const int runs = 50;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < runs; i++) run();
+        return (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)runs;
     }
 
     private static int BatchSize(Action run)

@@ -75,11 +75,23 @@ public static unsafe class Gemm
         }
         switch (isa)
         {
+            case KernelIsa.Avx512 when PreferWideTile(problem.M, problem.N):
+                GemmDriver<Avx512WideMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx512Wide, allowParallel); break;
             case KernelIsa.Avx512: GemmDriver<Avx512MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx512, allowParallel); break;
             case KernelIsa.Avx2: GemmDriver<Avx2MicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Avx2, allowParallel); break;
             case KernelIsa.Vector: GemmDriver<PortableVectorMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Portable, allowParallel); break;
             default: GemmDriver<ScalarMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Scalar, allowParallel); break;
         }
+    }
+
+    /// <summary>
+    /// Few rows (e.g. a convolution's output channels): the 6×64 tile when it pads at most 80 % of the 12×32 tile's
+    /// area. Both form every sum in the same order, so the choice does not change results.
+    /// </summary>
+    private static bool PreferWideTile(int m, int n)
+    {
+        static long RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * (long)multiple;
+        return 5 * RoundUp(m, 6) * RoundUp(n, 64) <= 4 * RoundUp(m, 12) * RoundUp(n, 32);
     }
 
     private static void CheckOperand(int length, int rows, int cols, int ld, string name)

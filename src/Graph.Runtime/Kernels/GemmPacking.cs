@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Graph.Runtime.Kernels;
 
@@ -20,12 +22,8 @@ internal static unsafe class GemmPacking
             float* destination = packed + (nint)panelRow * kc;
             if (transA == Transpose.None)
             {
-                // A[i, p] = a[i·lda + p]: read each row contiguously, scatter with stride MR.
-                for (int r = 0; r < panelRows; r++)
-                {
-                    float* source = a + (row0 + panelRow + r) * lda + k0;
-                    for (int p = 0; p < kc; p++) destination[p * mr + r] = source[p];
-                }
+                // A[i, p] = a[i·lda + p]: a transpose of the panel's rows into k-major order.
+                TransposeBlock(a + (row0 + panelRow) * lda + k0, lda, destination, mr, panelRows, kc);
                 ZeroTail(destination, mr, panelRows, kc);
             }
             else
@@ -67,15 +65,64 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // B[p, j] = b[j·ldb + p]: read each stored row contiguously, scatter with stride NR.
-                for (int j = 0; j < panelCols; j++)
-                {
-                    float* source = b + (col0 + panelCol + j) * ldb + k0;
-                    for (int p = 0; p < kc; p++) destination[p * nr + j] = source[p];
-                }
+                // B[p, j] = b[j·ldb + p]: a transpose of the panel's stored rows into k-major order.
+                TransposeBlock(b + (col0 + panelCol) * ldb + k0, ldb, destination, nr, panelCols, kc);
                 ZeroTail(destination, nr, panelCols, kc);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>destination[p·destinationStride + r] = source[r·sourceStride + p]</c> for r &lt; rows, p &lt; cols: 8×8
+    /// blocks transposed in registers (AVX), the edges element by element. A pure copy, so packing stays exact.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TransposeBlock(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int cols)
+    {
+        int r0 = 0;
+        if (Avx.IsSupported)
+        {
+            for (; r0 <= rows - 8; r0 += 8)
+            {
+                float* s = source + r0 * sourceStride;
+                float* d = destination + r0;
+                int p0 = 0;
+                for (; p0 <= cols - 8; p0 += 8)
+                    Transpose8x8(s + p0, sourceStride, d + p0 * destinationStride, destinationStride);
+                for (int r = 0; r < 8; r++)
+                    for (int p = p0; p < cols; p++) d[p * destinationStride + r] = s[r * sourceStride + p];
+            }
+        }
+        for (int r = r0; r < rows; r++)
+        {
+            float* s = source + r * sourceStride;
+            for (int p = 0; p < cols; p++) destination[p * destinationStride + r] = s[p];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* s, nint sourceStride, float* d, nint destinationStride)
+    {
+        Vector256<float> a0 = Avx.LoadVector256(s), a1 = Avx.LoadVector256(s + sourceStride);
+        Vector256<float> a2 = Avx.LoadVector256(s + 2 * sourceStride), a3 = Avx.LoadVector256(s + 3 * sourceStride);
+        Vector256<float> a4 = Avx.LoadVector256(s + 4 * sourceStride), a5 = Avx.LoadVector256(s + 5 * sourceStride);
+        Vector256<float> a6 = Avx.LoadVector256(s + 6 * sourceStride), a7 = Avx.LoadVector256(s + 7 * sourceStride);
+        Vector256<float> t0 = Avx.UnpackLow(a0, a1), t1 = Avx.UnpackHigh(a0, a1);
+        Vector256<float> t2 = Avx.UnpackLow(a2, a3), t3 = Avx.UnpackHigh(a2, a3);
+        Vector256<float> t4 = Avx.UnpackLow(a4, a5), t5 = Avx.UnpackHigh(a4, a5);
+        Vector256<float> t6 = Avx.UnpackLow(a6, a7), t7 = Avx.UnpackHigh(a6, a7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + destinationStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * destinationStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * destinationStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * destinationStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * destinationStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * destinationStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * destinationStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

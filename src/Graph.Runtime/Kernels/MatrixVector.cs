@@ -82,9 +82,18 @@ internal static unsafe class MatrixVector
         }
 
         // Scaled-row form: a block of outputs stays in registers while the k rows stream past.
+        // Eight vectors at a time keep eight independent FMA chains in flight (each output's sum is still one chain
+        // over k, in order, whichever block size computes it).
         int width = TSimd.Count, output = start;
+        for (; output <= end - 8 * width; output += 8 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 8);
         for (; output <= end - 4 * width; output += 4 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 4);
         for (; output <= end - width; output += width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 1);
+        // With 16-wide vectors, a remainder of 8 or more still gets a (fused, like the wide lanes) 8-wide block.
+        if (width > 8 && output <= end - 8 && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        {
+            ColumnBlock<Simd256, System.Runtime.Intrinsics.Vector256<float>, TEpilogue>(problem, ref finish, output, 1);
+            output += 8;
+        }
         for (; output < end; output++)
         {
             float sum = 0;
@@ -99,26 +108,41 @@ internal static unsafe class MatrixVector
     {
         int width = TSimd.Count;
         TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
+        TVector sum4 = TSimd.Zero, sum5 = TSimd.Zero, sum6 = TSimd.Zero, sum7 = TSimd.Zero;
         float* column = problem.Matrix + first;
         for (int p = 0; p < problem.K; p++, column += problem.Ld)
         {
             TVector scale = TSimd.Broadcast(problem.X[p * problem.XStride]);
             sum0 = TSimd.MultiplyAdd(TSimd.Load(column), scale, sum0);
-            if (vectors == 4)
+            if (vectors >= 4)
             {
                 sum1 = TSimd.MultiplyAdd(TSimd.Load(column + width), scale, sum1);
                 sum2 = TSimd.MultiplyAdd(TSimd.Load(column + 2 * width), scale, sum2);
                 sum3 = TSimd.MultiplyAdd(TSimd.Load(column + 3 * width), scale, sum3);
             }
+            if (vectors == 8)
+            {
+                sum4 = TSimd.MultiplyAdd(TSimd.Load(column + 4 * width), scale, sum4);
+                sum5 = TSimd.MultiplyAdd(TSimd.Load(column + 5 * width), scale, sum5);
+                sum6 = TSimd.MultiplyAdd(TSimd.Load(column + 6 * width), scale, sum6);
+                sum7 = TSimd.MultiplyAdd(TSimd.Load(column + 7 * width), scale, sum7);
+            }
         }
         // Spill to the stack so contiguous and strided outputs share one finishing path (16 floats: the widest vector).
-        float* sums = stackalloc float[4 * 16];
+        float* sums = stackalloc float[8 * 16];
         TSimd.Store(sum0, sums);
-        if (vectors == 4)
+        if (vectors >= 4)
         {
             TSimd.Store(sum1, sums + width);
             TSimd.Store(sum2, sums + 2 * width);
             TSimd.Store(sum3, sums + 3 * width);
+        }
+        if (vectors == 8)
+        {
+            TSimd.Store(sum4, sums + 4 * width);
+            TSimd.Store(sum5, sums + 5 * width);
+            TSimd.Store(sum6, sums + 6 * width);
+            TSimd.Store(sum7, sums + 7 * width);
         }
         Finish(problem, ref finish, first, vectors * width, sums);
     }

@@ -146,6 +146,8 @@ public static unsafe class Pool2d
                 float* output = _result + (nint)plane * planeOut, gradOutput = _gradOutput + (nint)plane * planeOut;
                 switch (_operation)
                 {
+                    case Operation.MaxForward when IsTiled2x2(s) && Vector256.IsHardwareAccelerated && s.OutWidth >= 4:
+                        MaxForwardPlane2x2(s, input, output); break;
                     case Operation.MaxForward: ForwardPlane<TSimd, TVector>(s, input, output, row, max: true); break;
                     case Operation.AvgForward: ForwardPlane<TSimd, TVector>(s, input, output, row, max: false); break;
                     case Operation.MaxBackward: MaxBackwardPlane(s, input, gradOutput, gradInput); break;
@@ -185,9 +187,41 @@ public static unsafe class Pool2d
         }
     }
 
+    private static bool IsTiled2x2(in Pool2dShape s) =>
+        s.KernelH == 2 && s.KernelW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0;
+
+    /// <summary>
+    /// Max pooling with 2×2 windows, stride 2, no padding, four outputs per step (the last step overlapping): the
+    /// vertical maximum of the two rows, then of each lane pair. Vector Max has MathF.Max's semantics (NaN propagates,
+    /// +0 above −0), so the result equals the general path's.
+    /// </summary>
+    private static void MaxForwardPlane2x2(in Pool2dShape s, float* input, float* output)
+    {
+        int width = s.Width, outHeight = s.OutHeight, outWidth = s.OutWidth;
+        var evens = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+        var odds = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            float* in0 = input + (nint)(2 * oy) * width, in1 = in0 + width;
+            float* outRow = output + (nint)oy * outWidth;
+            for (int start = 0; ; start += 4)
+            {
+                int at = Math.Min(start, outWidth - 4);
+                var vertical = Vector256.Max(Vector256.Load(in0 + 2 * at), Vector256.Load(in1 + 2 * at));
+                Vector256.Max(Vector256.Shuffle(vertical, evens), Vector256.Shuffle(vertical, odds)).GetLower().Store(outRow + at);
+                if (at == outWidth - 4) break;
+            }
+        }
+    }
+
     /// <summary>Clears the plane's gradient, then sends each window's gradient to its first maximum.</summary>
     private static void MaxBackwardPlane(in Pool2dShape s, float* input, float* gradOutput, float* gradInput)
     {
+        if (s.KernelH == 2 && s.KernelW == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0)
+        {
+            MaxBackwardPlane2x2(s, input, gradOutput, gradInput);
+            return;
+        }
         new Span<float>(gradInput, s.Height * s.Width).Clear();
         for (int oy = 0; oy < s.OutHeight; oy++)
         {
@@ -208,6 +242,92 @@ public static unsafe class Pool2d
                 gradInput[best] += gradOutput[(nint)oy * s.OutWidth + ox];
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="MaxBackwardPlane"/> for 2×2 windows with stride 2 and no padding (the common case): the windows tile
+    /// the plane, so each is written whole (the gradient at its first maximum, zeros elsewhere) without a clearing pass
+    /// or read-modify-write, and the argmax is chosen without branches. Rows and columns no window covers are cleared.
+    /// Same selection rule as the general path: a strictly larger value or a NaN takes over, in row-major order.
+    /// </summary>
+    private static void MaxBackwardPlane2x2(in Pool2dShape s, float* input, float* gradOutput, float* gradInput)
+    {
+        int width = s.Width, outHeight = s.OutHeight, outWidth = s.OutWidth;
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            float* in0 = input + (nint)(2 * oy) * width, in1 = in0 + width;
+            float* out0 = gradInput + (nint)(2 * oy) * width, out1 = out0 + width;
+            float* grad = gradOutput + (nint)oy * outWidth;
+            int ox = 0;
+            if (Vector256.IsHardwareAccelerated && outWidth >= 4)
+            {
+                // Four windows per step; the last step overlaps the previous one (it rewrites the same values).
+                for (int start = 0; ; start += 4)
+                {
+                    int at = Math.Min(start, outWidth - 4);
+                    MaxBackward2x2Four(in0 + 2 * at, in1 + 2 * at, grad + at, out0 + 2 * at, out1 + 2 * at);
+                    if (at == outWidth - 4) break;
+                }
+                ox = outWidth;
+            }
+            for (; ox < outWidth; ox++)
+            {
+                int x = 2 * ox;
+                float a = in0[x], b = in0[x + 1], c = in1[x], d = in1[x + 1];
+                // Sequential rule, branch-free: best starts at a (a −∞ first element also keeps index 0).
+                float best = a;
+                int index = 0;
+                bool takeB = b > best || float.IsNaN(b);
+                best = takeB ? b : best; index = takeB ? 1 : index;
+                bool takeC = c > best || float.IsNaN(c);
+                best = takeC ? c : best; index = takeC ? 2 : index;
+                bool takeD = d > best || float.IsNaN(d);
+                index = takeD ? 3 : index;
+                float g = grad[ox];
+                out0[x] = index == 0 ? g : 0f;
+                out0[x + 1] = index == 1 ? g : 0f;
+                out1[x] = index == 2 ? g : 0f;
+                out1[x + 1] = index == 3 ? g : 0f;
+            }
+            if (width > 2 * outWidth)
+            {
+                out0[width - 1] = 0f;
+                out1[width - 1] = 0f;
+            }
+        }
+        if (s.Height > 2 * outHeight) new Span<float>(gradInput + (nint)(s.Height - 1) * width, width).Clear();
+    }
+
+    /// <summary>
+    /// Four 2×2 windows at once: each lane pair holds one window's four values broadcast, the sequential selection
+    /// rule runs on whole vectors, and the window's gradient goes to the lane whose position was chosen.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxBackward2x2Four(float* in0, float* in1, float* grad, float* out0, float* out1)
+    {
+        var top = Vector256.Load(in0);
+        var bottom = Vector256.Load(in1);
+        var evens = Vector256.Create(0, 0, 2, 2, 4, 4, 6, 6);
+        var odds = Vector256.Create(1, 1, 3, 3, 5, 5, 7, 7);
+        var a = Vector256.Shuffle(top, evens);
+        var b = Vector256.Shuffle(top, odds);
+        var c = Vector256.Shuffle(bottom, evens);
+        var d = Vector256.Shuffle(bottom, odds);
+        var best = a;
+        var index = Vector256<float>.Zero;
+        var take = Vector256.GreaterThan(b, best) | ~Vector256.Equals(b, b);
+        best = Vector256.ConditionalSelect(take, b, best);
+        index = Vector256.ConditionalSelect(take, Vector256.Create(1f), index);
+        take = Vector256.GreaterThan(c, best) | ~Vector256.Equals(c, c);
+        best = Vector256.ConditionalSelect(take, c, best);
+        index = Vector256.ConditionalSelect(take, Vector256.Create(2f), index);
+        take = Vector256.GreaterThan(d, best) | ~Vector256.Equals(d, d);
+        index = Vector256.ConditionalSelect(take, Vector256.Create(3f), index);
+        var g = Vector256.Shuffle(Vector256.Create(Vector128.Load(grad), Vector128<float>.Zero), Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3));
+        var topPositions = Vector256.Create(0f, 1f, 0f, 1f, 0f, 1f, 0f, 1f);
+        var bottomPositions = Vector256.Create(2f, 3f, 2f, 3f, 2f, 3f, 2f, 3f);
+        Vector256.ConditionalSelect(Vector256.Equals(index, topPositions), g, Vector256<float>.Zero).Store(out0);
+        Vector256.ConditionalSelect(Vector256.Equals(index, bottomPositions), g, Vector256<float>.Zero).Store(out1);
     }
 
     /// <summary>

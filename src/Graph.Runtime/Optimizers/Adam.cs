@@ -106,6 +106,7 @@ public class Adam : Optimizer
     private readonly struct Kernel(float stepSize, float biasCorrection2Sqrt, float oneMinusBeta1, float beta2,
         float oneMinusBeta2, float epsilon, float l2, float decayFactor, bool amsgrad) : IUpdateKernel
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public void Apply(ref Vector<float> p, Vector<float> g, ref Vector<float> m, ref Vector<float> v, ref Vector<float> vMax)
         {
             if (decayFactor != 1f) p *= decayFactor;

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Graph.Runtime.Kernels;
 
 namespace Graph.Runtime.Optimizers;
 
@@ -24,7 +25,69 @@ internal static class ElementwiseUpdate
     /// zero-padded stack copy, so the scalar tail uses the very same formula (and float rounding,
     /// because vector lanes are IEEE single operations like scalar code).
     /// </summary>
-    public static void Run<TKernel>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
+    public static unsafe void Run<TKernel>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
+        Span<float> state0, Span<float> state1, Span<float> state2)
+        where TKernel : struct, IUpdateKernel
+    {
+        int n = parameter.Length;
+        int parts = n >= ParallelThreshold ? Math.Min(WorkerPool.ThreadCount, n / (ParallelThreshold / 2)) : 1;
+        if (parts <= 1)
+        {
+            RunRange(kernel, parameter, gradient, state0, state1, state2);
+            return;
+        }
+        // Large tensors: split into vector-aligned ranges across the pool. Every element's update is independent and
+        // computed by the same code, so the result is the same for any split.
+        fixed (float* p = parameter)
+        fixed (float* g = gradient)
+        fixed (float* a = state0)
+        fixed (float* b = state1)
+        fixed (float* c = state2)
+        {
+            var job = UpdateJob<TKernel>.ForCurrentThread;
+            job.Set(kernel, n, p, g, a, state0.Length != 0, b, state1.Length != 0, c, state2.Length != 0);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Set(default, 0, null, null, null, false, null, false, null, false); }
+        }
+    }
+
+    // Below this many elements a second thread costs more to wake than it saves (~10 µs of single-core work).
+    private const int ParallelThreshold = 1 << 15;
+
+    private sealed unsafe class UpdateJob<TKernel> : ParallelJob where TKernel : struct, IUpdateKernel
+    {
+        [ThreadStatic] private static UpdateJob<TKernel>? t_instance;
+        private TKernel _kernel;
+        private int _length;
+        private float* _p, _g, _a, _b, _c;
+        private bool _hasA, _hasB, _hasC;
+
+        public static UpdateJob<TKernel> ForCurrentThread => t_instance ??= new UpdateJob<TKernel>();
+
+        public void Set(in TKernel kernel, int length, float* p, float* g, float* a, bool hasA, float* b, bool hasB, float* c, bool hasC)
+        {
+            _kernel = kernel;
+            _length = length;
+            _p = p; _g = g; _a = a; _b = b; _c = c;
+            _hasA = hasA; _hasB = hasB; _hasC = hasC;
+        }
+
+        public override void Execute(int part, int partCount)
+        {
+            int width = Vector<float>.Count;
+            int vectors = _length / width;
+            int start = (int)((long)vectors * part / partCount) * width;
+            int end = part == partCount - 1 ? _length : (int)((long)vectors * (part + 1) / partCount) * width;
+            int count = end - start;
+            if (count <= 0) return;
+            RunRange(_kernel, new Span<float>(_p + start, count), new ReadOnlySpan<float>(_g + start, count),
+                _hasA ? new Span<float>(_a + start, count) : default,
+                _hasB ? new Span<float>(_b + start, count) : default,
+                _hasC ? new Span<float>(_c + start, count) : default);
+        }
+    }
+
+    private static void RunRange<TKernel>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
         Span<float> state0, Span<float> state1, Span<float> state2)
         where TKernel : struct, IUpdateKernel
     {

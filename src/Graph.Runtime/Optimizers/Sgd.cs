@@ -67,6 +67,7 @@ public sealed class Sgd : Optimizer
     private readonly struct Kernel(float lr, float momentum, float oneMinusDampening, float weightDecay, bool nesterov, bool firstStep)
         : IUpdateKernel
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public void Apply(ref Vector<float> p, Vector<float> g, ref Vector<float> buffer, ref Vector<float> unused1, ref Vector<float> unused2)
         {
             if (weightDecay != 0f) g += p * weightDecay;

@@ -14,6 +14,39 @@ public sealed class WorkerPoolCollection
 [Collection(WorkerPoolCollection.Name)]
 public class DeterminismAndAllocationTests
 {
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NarrowGemmComputedTransposedIsBitIdenticalToTheDirectPath(bool accumulate)
+    {
+        // C = A·B with 10 columns takes the transposed path; the same columns as part of a 40-column product take the
+        // direct one. Each element's sum must be formed in the same order (k spans two cache blocks).
+        const int m = 150, narrow = 10, wide = 40, k = 300;
+        float[] a = Random(m * k, 1), wideB = Random(k * wide, 2), start = Random(m * wide, 3);
+        var narrowB = new float[k * narrow];
+        for (int p = 0; p < k; p++) Array.Copy(wideB, p * wide, narrowB, p * narrow, narrow);
+        float[] wideC = (float[])start.Clone(), narrowC = new float[m * narrow];
+        for (int i = 0; i < m; i++) Array.Copy(start, i * wide, narrowC, i * narrow, narrow);
+        Gemm.Multiply(Transpose.None, Transpose.None, m, wide, k, a, k, wideB, wide, wideC, wide, accumulate);
+        Gemm.Multiply(Transpose.None, Transpose.None, m, narrow, k, a, k, narrowB, narrow, narrowC, narrow, accumulate);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < narrow; j++) Assert.Equal(wideC[i * wide + j], narrowC[i * narrow + j]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FewRowGemmIsBitIdenticalToTheSameRowsOfATallerProduct(bool accumulate)
+    {
+        // 6 rows take the 6×64 tile under AVX-512, 12 rows the 12×32 one; the shared rows must agree bit for bit.
+        const int few = 6, tall = 12, n = 100, k = 300;
+        float[] tallA = Random(tall * k, 1), b = Random(k * n, 2), start = Random(tall * n, 3);
+        float[] tallC = (float[])start.Clone(), fewC = start[..(few * n)];
+        Gemm.Multiply(Transpose.None, Transpose.None, tall, n, k, tallA, k, b, n, tallC, n, accumulate);
+        Gemm.Multiply(Transpose.None, Transpose.None, few, n, k, tallA[..(few * k)], k, b, n, fewC, n, accumulate);
+        for (int i = 0; i < few * n; i++) Assert.Equal(tallC[i], fewC[i]);
+    }
+
     [Fact]
     public void GemmIsBitIdenticalRunToRunAndForAnyThreadCount()
     {
@@ -101,6 +134,7 @@ public class DeterminismAndAllocationTests
             Gemm.Multiply(Transpose.None, Transpose.None, 300, 350, 400, a, 400, b, 350, c, 350, false, new BiasColumnsReluEpilogue(bias));
             Gemm.Multiply(Transpose.Transposed, Transpose.None, 300, 350, 40, a, 300, b, 350, c, 350, true, new NoEpilogue());
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 30, 35, 40, a, 40, b, 40, c, 35, false, new NoEpilogue());
+            Gemm.Multiply(Transpose.None, Transpose.None, 300, 10, 400, a, 400, b, 10, c, 10, false, new BiasColumnsReluEpilogue(bias));
             Gemm.Multiply(Transpose.None, Transpose.None, 1, 350, 400, x, 400, b, 350, y, 350, false, new BiasColumnsEpilogue(bias));
             Conv2d.Forward(s, batch, image, weights, output, workspace, new BiasRowsReluEpilogue(bias));
             Conv2d.BackwardInput(s, batch, output, weights, gradInput, workspace);

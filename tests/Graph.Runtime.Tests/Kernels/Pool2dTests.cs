@@ -13,6 +13,8 @@ public class Pool2dTests
         new(2, 9, 11, 3, 3, 2, 2, 1, 1),  // stride != kernel, overlapping windows, padding
         new(1, 7, 19, 3, 2, 1, 1, 1, 0),  // stride 1, non-square window
         new(2, 5, 37, 2, 3, 3, 1, 0, 1),  // stride > kernel vertically, wide rows (vector bodies and tails)
+        new(2, 7, 11, 2, 2, 2, 2),        // 2×2/2 with an uncovered last row and column, 5 windows a row (overlapping vector steps)
+        new(1, 6, 30, 2, 2, 2, 2),        // 2×2/2, 15 windows a row
     ];
 
     public static IEnumerable<object[]> Cases()
@@ -94,6 +96,22 @@ public class Pool2dTests
         Pool2d.MaxBackward(s, 1, input, [1f], gradInput);
         Assert.True(float.IsNaN(output[0]));
         Assert.Equal([0f, 1f, 0f, 0f], gradInput);
+    }
+
+    [Fact]
+    public void MaxBackwardRoutesNaNsInWholeRowsOfWindowsLikeTheSequentialRule()
+    {
+        // 2×2/2 windows, 4 a row (the vectorized path): a NaN takes over from anything before it, a later NaN from it.
+        var s = new Pool2dShape(1, 2, 8, 2, 2, 2, 2);
+        float n = float.NaN;
+        float[] input =
+        [
+            1f, n, 5f, 5f, n, n, float.NegativeInfinity, float.NegativeInfinity,
+            3f, 2f, 5f, 4f, 1f, 2f, float.NegativeInfinity, float.NegativeInfinity,
+        ];
+        var gradInput = new float[16];
+        Pool2d.MaxBackward(s, 1, input, [1f, 2f, 3f, 4f], gradInput);
+        Assert.Equal([0f, 1f, 2f, 0f, 0f, 3f, 4f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f], gradInput);
     }
 
     [Fact]
