@@ -11,7 +11,7 @@ namespace Graph.Benchmarks.Models;
 [Model]
 public partial class BenchLinReg
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("x", 1);
         var y = m.Targets("y", 1);
@@ -25,7 +25,7 @@ public partial class BenchLinReg
 [Model]
 public partial class BenchSoftmax
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("image", 1, 28, 28);
         var y = m.Labels("label", classes: 10);
@@ -39,7 +39,7 @@ public partial class BenchSoftmax
 [Model]
 public partial class BenchMlp
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("image", 1, 28, 28);
         var y = m.Labels("label", classes: 10);
@@ -54,7 +54,7 @@ public partial class BenchMlp
 [Model]
 public partial class BenchMlpWide
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("image", 1, 28, 28);
         var y = m.Labels("label", classes: 10);
@@ -73,7 +73,7 @@ public partial class BenchMlpWide
 [Model]
 public partial class BenchLeNet5
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("image", 1, 28, 28);
         var y = m.Labels("label", classes: 10);
@@ -94,7 +94,7 @@ public partial class BenchLeNet5
 [Model]
 public partial class BenchLeNetSeed
 {
-    static void Define(ModelBuilder m)
+    internal static void Define(ModelBuilder m)
     {
         var x = m.Input("image", 1, 28, 28);
         var y = m.Labels("label", classes: 10);
