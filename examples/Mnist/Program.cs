@@ -1,6 +1,6 @@
 // MNIST digit classification with four models of increasing capacity.
 //
-//   dotnet run -c Release --project examples/Mnist                         (MLP, a few minutes)
+//   dotnet run -c Release --project examples/Mnist                         (MLP, seconds)
 //   dotnet run -c Release --project examples/Mnist -- --model lenet --plots plots
 //   dotnet run -c Release --project examples/Mnist -- --model softmax --epochs 1 --max-batches 5   (smoke run)
 //
