@@ -17,7 +17,7 @@ public class EvaluationTests
     internal static string AssertSameAsRunTime(string source, string typeName)
     {
         var run = GeneratorHarness.Run(source);
-        Assert.Empty(run.AllErrors.Where(d => d.Severity == DiagnosticSeverity.Error));
+        Assert.DoesNotContain(run.AllErrors, d => d.Severity == DiagnosticSeverity.Error);
         var type = run.Load().GetType(typeName)!;
         var buildTime = (string)type.GetField("GraphText")!.GetRawConstantValue()!;
 
@@ -230,7 +230,7 @@ public class EvaluationTests
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         try
         {
-            Assert.Empty(run.AllErrors.Where(d => d.Severity == DiagnosticSeverity.Error));
+            Assert.DoesNotContain(run.AllErrors, d => d.Severity == DiagnosticSeverity.Error);
             var type = run.Load().GetType(typeName)!;
             var builder = new ModelBuilder(type.Name);
             type.GetMethod("Define", BindingFlags.Static | BindingFlags.NonPublic)!.Invoke(null, new object[] { builder });
