@@ -83,7 +83,7 @@ public class AgreementTests : IClassFixture<CompiledTable>
     /// ‖a − b‖ / max(‖a‖, ‖b‖, 0.01) ≤ 1e-4, i.e. an absolute 1e-6 for results whose norm is below 0.01 (such as a
     /// convolution bias feeding batch norm, whose exact gradient is 0 and whose computed one is rounding noise).
     /// </summary>
-    public const double Tolerance = 1e-4;
+    public const double Tolerance = EngineAgreement.Tolerance;
 
     private static double s_worst;
     private static string s_worstWhere = "";
@@ -109,90 +109,19 @@ public class AgreementTests : IClassFixture<CompiledTable>
         var c = e.Case;
         const ulong seed = 7;
         var model = RoslynCompiler.Create<ICompiledModel>(_table.Assembly, e.ClassName, c.Batch + 2, seed);
-        Feed(model, e.Feeds);
-        var graph = e.Builder.Graph;
-        var evalRef = Interpreter.Run(graph, e.Feeds, Mode.Eval, Precision.Float32, seed, 0);
-        var trainRef = Interpreter.Run(graph, e.Feeds, Mode.Train, Precision.Float32, seed, 0);
-
-        // Evaluation mode: prediction and loss.
-        var prediction = new float[model.OutputSize * (graph.FindOutput("output")!.Node.Shape.HasBatch ? c.Batch : 1)];
-        model.Predict(c.Batch, prediction);
-        Check(e, "eval output", prediction, evalRef["output"].Data);
-        Check(e, "eval loss", new[] { model.Loss(c.Batch) }, evalRef["loss"].Data);
-
-        // Training mode forward.
-        model.IsTraining = true;
-        model.Predict(c.Batch, prediction);
-        Check(e, "train output", prediction, trainRef["output"].Data);
-        Check(e, "train loss", new[] { model.Loss(c.Batch) }, trainRef["loss"].Data);
-        model.IsTraining = false;
-
-        // Gradients.
-        float loss = model.ComputeGradients(c.Batch);
-        Check(e, "gradients' loss", new[] { loss }, trainRef["loss"].Data);
-        foreach (var p in model.Parameters)
-            Check(e, "grad:" + p.Name, model.Gradient(p.Name).ToArray(), trainRef["grad:" + p.Name].Data);
-
-        // One SGD step: p - lr·g with the reference gradient; states take their reference updates.
-        model.Optimizer = new Graph.Runtime.Optimizers.Sgd(0.1f);
-        model.TrainStep(c.Batch);
-        foreach (var p in model.Parameters)
-        {
-            var before = e.Feeds[p.Name].Data;
-            var g = trainRef["grad:" + p.Name].Data;
-            Check(e, "sgd " + p.Name, model.Parameter(p.Name).ToArray(), before.Select((v, i) => (double)(float)(v - 0.1 * g[i])).ToArray());
-        }
-        foreach (var s in model.States)
-            Check(e, "state " + s.Name, model.State(s.Name).ToArray(), trainRef["state:" + s.Name].Data);
-        Assert.Equal(1, model.TrainingSteps);
+        EngineAgreement.MatchesInterpreter(model, e.Builder.Graph, e.Feeds, c.Batch, seed, (what, actual, expected) => Check(e, what, actual, expected));
     }
 
     [Fact]
     public void Every_table_row_is_lowered() =>
         Assert.Empty(_table.Entries.Values.Where(e => e.NotLowered is not null).Select(e => e.Case.Name + ": " + e.NotLowered));
 
-    public static double RelativeError(float[] a, double[] b)
-    {
-        double diff = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            diff += (a[i] - b[i]) * (a[i] - b[i]);
-            na += (double)a[i] * a[i];
-            nb += b[i] * b[i];
-        }
-        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(Math.Max(na, nb)), 1e-2);
-    }
 
-    internal static void Feed(ICompiledModel model, Dictionary<string, TensorValue> feeds)
-    {
-        foreach (var i in model.Inputs)
-        {
-            var data = feeds[i.Name].Data;
-            if (i.Kind == ModelTensorKind.Labels)
-            {
-                var span = model.LabelBuffer(i.Name);
-                for (int k = 0; k < data.Length; k++) span[k] = (int)data[k];
-            }
-            else
-            {
-                var span = model.InputBuffer(i.Name);
-                for (int k = 0; k < data.Length; k++) span[k] = (float)data[k];
-            }
-        }
-        foreach (var p in model.Parameters) Copy(feeds[p.Name].Data, model.Parameter(p.Name).Span);
-        foreach (var s in model.States) Copy(feeds[s.Name].Data, model.State(s.Name).Span);
-    }
-
-    private static void Copy(double[] from, Span<float> to)
-    {
-        Assert.Equal(from.Length, to.Length);
-        for (int k = 0; k < from.Length; k++) to[k] = (float)from[k];
-    }
 
     private void Check(CompiledTable.Entry e, string what, float[] actual, double[] expected)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double error = RelativeError(actual, expected);
+        double error = EngineAgreement.RelativeError(actual, expected);
         string where = $"{(e.Scaled ? "scaled " : "")}{e.Case.Name} / {what}";
         lock (s_lock)
         {

@@ -112,15 +112,15 @@ public class ModelTests : IClassFixture<CompiledModels>
         foreach (var p in model.Parameters)
             feeds[p.Name] = new(p.Shape.ToArray(), model.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray());
         var reference = Interpreter.Run(builder.Graph, feeds, Mode.Train, Precision.Float32);
-        Assert.True(AgreementTests.RelativeError(new[] { loss }, reference["loss"].Data) < AgreementTests.Tolerance);
+        Assert.True(EngineAgreement.RelativeError(new[] { loss }, reference["loss"].Data) < EngineAgreement.Tolerance);
         foreach (var p in model.Parameters)
         {
-            double error = AgreementTests.RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
-            Assert.True(error < AgreementTests.Tolerance, $"grad:{p.Name}: {error:E3}");
+            double error = EngineAgreement.RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
+            Assert.True(error < EngineAgreement.Tolerance, $"grad:{p.Name}: {error:E3}");
         }
         var output = new float[20];
         model.Predict(x, batch, output);
-        Assert.True(AgreementTests.RelativeError(output, reference["output"].Data) < AgreementTests.Tolerance);
+        Assert.True(EngineAgreement.RelativeError(output, reference["output"].Data) < EngineAgreement.Tolerance);
         float first = model.TrainStep(x, y, batch);
         float last = first;
         for (int i = 0; i < 5; i++) last = model.TrainStep(x, y, batch);

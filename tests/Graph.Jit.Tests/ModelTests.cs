@@ -111,15 +111,15 @@ public class ModelTests : IClassFixture<GeneratedModels>
         foreach (var p in model.Parameters)
             feeds[p.Name] = new(p.Shape.ToArray(), model.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray());
         var reference = Interpreter.Run(builder.Graph, feeds, Mode.Train, Precision.Float32);
-        Assert.True(TableTests.RelativeError(new[] { loss }, reference["loss"].Data) < TableTests.Tolerance);
+        Assert.True(EngineAgreement.RelativeError(new[] { loss }, reference["loss"].Data) < EngineAgreement.Tolerance);
         foreach (var p in model.Parameters)
         {
-            double error = TableTests.RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
-            Assert.True(error < TableTests.Tolerance, $"grad:{p.Name}: {error:E3}");
+            double error = EngineAgreement.RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
+            Assert.True(error < EngineAgreement.Tolerance, $"grad:{p.Name}: {error:E3}");
         }
         var output = new float[20];
         model.Predict(x, batch, output);
-        Assert.True(TableTests.RelativeError(output, reference["output"].Data) < TableTests.Tolerance);
+        Assert.True(EngineAgreement.RelativeError(output, reference["output"].Data) < EngineAgreement.Tolerance);
         float first = model.TrainStep(x, y, batch);
         float last = first;
         for (int i = 0; i < 5; i++) last = model.TrainStep(x, y, batch);
@@ -306,11 +306,11 @@ public class ModelTests : IClassFixture<GeneratedModels>
         var pf = new float[batch * 10];
         slow.Predict(x, batch, ps);
         fast.Predict(x, batch, pf);
-        Assert.True(TableTests.RelativeError(ps, pf.Select(v => (double)v).ToArray()) < TableTests.Tolerance);
+        Assert.True(EngineAgreement.RelativeError(ps, pf.Select(v => (double)v).ToArray()) < EngineAgreement.Tolerance);
         float ls = slow.TrainStep(x, y, batch), lf = fast.TrainStep(x, y, batch);
         Assert.True(Math.Abs(ls - lf) < 1e-4 * Math.Max(1, Math.Abs(lf)));
         foreach (var p in fast.Parameters)
-            Assert.True(TableTests.RelativeError(slow.Parameter(p.Name).ToArray(), fast.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray()) < TableTests.Tolerance, p.Name);
+            Assert.True(EngineAgreement.RelativeError(slow.Parameter(p.Name).ToArray(), fast.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray()) < EngineAgreement.Tolerance, p.Name);
         Assert.Throws<ArgumentException>(() => slow.TrainStep(x.AsSpan(1), y, batch));
     }
 

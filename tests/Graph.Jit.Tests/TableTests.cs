@@ -92,7 +92,7 @@ public sealed class JitTable
 public class TableTests : IClassFixture<JitTable>
 {
     /// <summary>As Graph.Emit.Tests: ‖a − b‖ / max(‖a‖, ‖b‖, 0.01) ≤ 1e-4 against the float32-rounded interpreter.</summary>
-    public const double Tolerance = 1e-4;
+    public const double Tolerance = EngineAgreement.Tolerance;
 
     private readonly JitTable _table;
     private readonly ITestOutputHelper _output;
@@ -133,38 +133,7 @@ public class TableTests : IClassFixture<JitTable>
         var builder = e.Build();
         var model = Compile(builder, c.Batch + 2, seed, engine);
         Assert.Equal(engine, ((IRuntimeCompiledModel)model).Engine);
-        Feed(model, e.Feeds);
-        var graph = builder.Graph;
-        var evalRef = Interpreter.Run(graph, e.Feeds, Mode.Eval, Precision.Float32, seed, 0);
-        var trainRef = Interpreter.Run(graph, e.Feeds, Mode.Train, Precision.Float32, seed, 0);
-
-        var prediction = new float[model.OutputSize * (graph.FindOutput("output")!.Node.Shape.HasBatch ? c.Batch : 1)];
-        model.Predict(c.Batch, prediction);
-        Check(e, "eval output", prediction, evalRef["output"].Data);
-        Check(e, "eval loss", new[] { model.Loss(c.Batch) }, evalRef["loss"].Data);
-
-        model.IsTraining = true;
-        model.Predict(c.Batch, prediction);
-        Check(e, "train output", prediction, trainRef["output"].Data);
-        Check(e, "train loss", new[] { model.Loss(c.Batch) }, trainRef["loss"].Data);
-        model.IsTraining = false;
-
-        float loss = model.ComputeGradients(c.Batch);
-        Check(e, "gradients' loss", new[] { loss }, trainRef["loss"].Data);
-        foreach (var p in model.Parameters)
-            Check(e, "grad:" + p.Name, model.Gradient(p.Name).ToArray(), trainRef["grad:" + p.Name].Data);
-
-        model.Optimizer = new Graph.Runtime.Optimizers.Sgd(0.1f);
-        model.TrainStep(c.Batch);
-        foreach (var p in model.Parameters)
-        {
-            var before = e.Feeds[p.Name].Data;
-            var g = trainRef["grad:" + p.Name].Data;
-            Check(e, "sgd " + p.Name, model.Parameter(p.Name).ToArray(), before.Select((v, i) => (double)(float)(v - 0.1 * g[i])).ToArray());
-        }
-        foreach (var s in model.States)
-            Check(e, "state " + s.Name, model.State(s.Name).ToArray(), trainRef["state:" + s.Name].Data);
-        Assert.Equal(1, model.TrainingSteps);
+        EngineAgreement.MatchesInterpreter(model, builder.Graph, e.Feeds, c.Batch, seed, (what, actual, expected) => Check(e, what, actual, expected));
     }
 
     /// <summary>
@@ -181,8 +150,8 @@ public class TableTests : IClassFixture<JitTable>
         var jit = GraphJit.Compile(e.Build(), c.Batch + 2, seed);
         var gen = RoslynCompiler.Create<ICompiledModel>(_table.Generated, e.ClassName, c.Batch + 2, seed);
         foreach (var p in gen.Parameters) Assert.Equal(Bits(gen.Parameter(p.Name).Span), Bits(jit.Parameter(p.Name).Span));
-        Feed(jit, e.Feeds);
-        Feed(gen, e.Feeds);
+        EngineAgreement.Feed(jit, e.Feeds);
+        EngineAgreement.Feed(gen, e.Feeds);
         Compare.Models(jit, gen, c.Batch, steps: 2);
     }
 
@@ -206,17 +175,17 @@ public class TableTests : IClassFixture<JitTable>
         var builder = ConstantGradient();
         var jit = GraphJit.Compile(builder, batch, seed: 2);
         var feeds = GradientCheck.MakeFeeds(builder.Graph, batch, 4);
-        Feed(jit, feeds);
+        EngineAgreement.Feed(jit, feeds);
         var reference = Interpreter.Run(builder.Graph, feeds, Mode.Train, Precision.Float32, 2, 0);
-        Assert.True(RelativeError(new[] { jit.ComputeGradients(batch) }, reference["loss"].Data) <= Tolerance);
+        Assert.True(EngineAgreement.RelativeError(new[] { jit.ComputeGradients(batch) }, reference["loss"].Data) <= Tolerance);
         foreach (var p in jit.Parameters)
-            Assert.True(RelativeError(jit.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data) <= Tolerance, p.Name);
+            Assert.True(EngineAgreement.RelativeError(jit.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data) <= Tolerance, p.Name);
         Assert.Equal(new[] { 1f }, jit.Gradient("b").ToArray());
         var assembly = RoslynCompiler.Compile(new[] { ModelEmitter.Emit(ConstantGradient(), new EmitTarget("Generated.Fill", "ConstantGradient", "public", Array.Empty<string>())) }, "Fill");
         var gen = RoslynCompiler.Create<ICompiledModel>(assembly, "Generated.Fill.ConstantGradient", batch, 2);
         var fresh = GraphJit.Compile(ConstantGradient(), batch, seed: 2);
-        Feed(gen, feeds);
-        Feed(fresh, feeds);
+        EngineAgreement.Feed(gen, feeds);
+        EngineAgreement.Feed(fresh, feeds);
         Compare.Models(fresh, gen, batch, steps: 2);
     }
 
@@ -274,48 +243,12 @@ public class TableTests : IClassFixture<JitTable>
         Assert.Equal(Array.Empty<string>(), IlModelEmitter.LoopOps.Select(t => "op:" + t.Name).Where(k => !seen.Contains(k)).ToArray());
     }
 
-    internal static void Feed(ICompiledModel model, Dictionary<string, TensorValue> feeds)
-    {
-        foreach (var i in model.Inputs)
-        {
-            var data = feeds[i.Name].Data;
-            if (i.Kind == ModelTensorKind.Labels)
-            {
-                var span = model.LabelBuffer(i.Name);
-                for (int k = 0; k < data.Length; k++) span[k] = (int)data[k];
-            }
-            else
-            {
-                var span = model.InputBuffer(i.Name);
-                for (int k = 0; k < data.Length; k++) span[k] = (float)data[k];
-            }
-        }
-        foreach (var p in model.Parameters) Copy(feeds[p.Name].Data, model.Parameter(p.Name).Span);
-        foreach (var s in model.States) Copy(feeds[s.Name].Data, model.State(s.Name).Span);
-    }
 
-    private static void Copy(double[] from, Span<float> to)
-    {
-        Assert.Equal(from.Length, to.Length);
-        for (int k = 0; k < from.Length; k++) to[k] = (float)from[k];
-    }
-
-    public static double RelativeError(float[] a, double[] b)
-    {
-        double diff = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            diff += (a[i] - b[i]) * (a[i] - b[i]);
-            na += (double)a[i] * a[i];
-            nb += b[i] * b[i];
-        }
-        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(Math.Max(na, nb)), 1e-2);
-    }
 
     private void Check(JitTable.Entry e, string what, float[] actual, double[] expected)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double error = RelativeError(actual, expected);
+        double error = EngineAgreement.RelativeError(actual, expected);
         string where = $"{(e.Scaled ? "scaled " : "")}{e.Case.Name} / {what}";
         _output.WriteLine($"{where}: {error:E2}");
         Assert.True(error <= Tolerance, $"{where}: relative difference {error:E3} > {Tolerance:E0}\n  actual   {string.Join(", ", actual.Take(8))}\n  expected {string.Join(", ", expected.Take(8))}");

@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Graph.Interpretation;
+using Graph.Ir;
+using Graph.Runtime.Models;
+
+namespace Graph.Emit.Tests;
+
+/// <summary>
+/// One compiled model (generated C# or IL JIT) against the float32 reference interpreter on one graph: the checks every
+/// engine's agreement table runs (linked into Graph.Jit.Tests, so both engines are held to the same calls).
+/// </summary>
+public static class EngineAgreement
+{
+    /// <summary>Norm-wise relative tolerance: ‖a−b‖ / max(‖a‖, ‖b‖, 0.01).</summary>
+    public const double Tolerance = 1e-4;
+
+    /// <summary>‖a−b‖ / max(‖a‖, ‖b‖, 0.01); the floor keeps values that cancel to ~0 from dividing by ~0.</summary>
+    public static double RelativeError(float[] a, double[] b)
+    {
+        double diff = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff += (a[i] - b[i]) * (a[i] - b[i]);
+            na += (double)a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(Math.Max(na, nb)), 1e-2);
+    }
+
+    /// <summary>Copies every input, label, parameter and state of <paramref name="feeds"/> into the model's storage.</summary>
+    public static void Feed(ICompiledModel model, IReadOnlyDictionary<string, TensorValue> feeds)
+    {
+        foreach (var i in model.Inputs)
+        {
+            var data = feeds[i.Name].Data;
+            if (i.Kind == ModelTensorKind.Labels)
+            {
+                var span = model.LabelBuffer(i.Name);
+                for (int k = 0; k < data.Length; k++) span[k] = (int)data[k];
+            }
+            else
+            {
+                var span = model.InputBuffer(i.Name);
+                for (int k = 0; k < data.Length; k++) span[k] = (float)data[k];
+            }
+        }
+        foreach (var p in model.Parameters) Copy(feeds[p.Name].Data, model.Parameter(p.Name).Span);
+        foreach (var s in model.States) Copy(feeds[s.Name].Data, model.State(s.Name).Span);
+    }
+
+    /// <summary>
+    /// Feeds the model and checks, through <paramref name="check"/>(what, actual, expected): prediction and loss in
+    /// evaluation and in training mode, the gradients' loss and every gradient, then one SGD step (lr 0.1) against
+    /// p − 0.1·g with the reference gradient, and the state updates.
+    /// </summary>
+    public static void MatchesInterpreter(ICompiledModel model, ComputeGraph graph, IReadOnlyDictionary<string, TensorValue> feeds,
+        int batch, ulong seed, Action<string, float[], double[]> check)
+    {
+        Feed(model, feeds);
+        var evalRef = Interpreter.Run(graph, feeds, Mode.Eval, Precision.Float32, seed, 0);
+        var trainRef = Interpreter.Run(graph, feeds, Mode.Train, Precision.Float32, seed, 0);
+
+        // Evaluation mode: prediction and loss.
+        var prediction = new float[model.OutputSize * (graph.FindOutput("output")!.Node.Shape.HasBatch ? batch : 1)];
+        model.Predict(batch, prediction);
+        check("eval output", prediction, evalRef["output"].Data);
+        check("eval loss", new[] { model.Loss(batch) }, evalRef["loss"].Data);
+
+        // Training mode forward.
+        model.IsTraining = true;
+        model.Predict(batch, prediction);
+        check("train output", prediction, trainRef["output"].Data);
+        check("train loss", new[] { model.Loss(batch) }, trainRef["loss"].Data);
+        model.IsTraining = false;
+
+        // Gradients.
+        float loss = model.ComputeGradients(batch);
+        check("gradients' loss", new[] { loss }, trainRef["loss"].Data);
+        foreach (var p in model.Parameters)
+            check("grad:" + p.Name, model.Gradient(p.Name).ToArray(), trainRef["grad:" + p.Name].Data);
+
+        // One SGD step: p - lr·g with the reference gradient; states take their reference updates.
+        model.Optimizer = new Graph.Runtime.Optimizers.Sgd(0.1f);
+        model.TrainStep(batch);
+        foreach (var p in model.Parameters)
+        {
+            var before = feeds[p.Name].Data;
+            var g = trainRef["grad:" + p.Name].Data;
+            check("sgd " + p.Name, model.Parameter(p.Name).ToArray(), before.Select((v, i) => (double)(float)(v - 0.1 * g[i])).ToArray());
+        }
+        foreach (var s in model.States)
+            check("state " + s.Name, model.State(s.Name).ToArray(), trainRef["state:" + s.Name].Data);
+        if (model.TrainingSteps != 1) throw new InvalidOperationException($"TrainingSteps is {model.TrainingSteps} after one step.");
+    }
+
+    private static void Copy(double[] from, Span<float> to)
+    {
+        if (from.Length != to.Length) throw new ArgumentException($"Feed of {from.Length} values for storage of {to.Length}.");
+        for (int k = 0; k < from.Length; k++) to[k] = (float)from[k];
+    }
+}
