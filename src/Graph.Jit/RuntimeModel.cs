@@ -115,15 +115,7 @@ internal class RuntimeModel : IRuntimeCompiledModel
     private static void Initialize(float[] values, PlanLeaf leaf, Rng rng)
     {
         var init = leaf.Init ?? new Initializer(InitKind.Zeros);
-        var dims = leaf.Shape.Dims;
-        int fanIn = init.FanIn, fanOut = init.FanOut;
-        if (fanIn == 0 && fanOut == 0)
-        {
-            long receptive = 1;
-            for (int d = 2; d < dims.Length; d++) receptive *= dims[d];
-            fanIn = dims.Length >= 2 ? (int)(dims[1] * receptive) : dims.Length == 1 ? dims[0] : 1;
-            fanOut = dims.Length >= 2 ? (int)(dims[0] * receptive) : dims.Length == 1 ? dims[0] : 1;
-        }
+        var (fanIn, fanOut) = init.FansFor(leaf.Shape);
         switch (init.Kind)
         {
             case InitKind.Zeros:
@@ -141,18 +133,9 @@ internal class RuntimeModel : IRuntimeCompiledModel
                 Initializers.Normal(values, (float)init.A, (float)init.B, rng.Fork());
                 return;
         }
-        double bound = 0, std = 0;
-        bool uniform = true;
-        switch (init.Kind)
-        {
-            case InitKind.XavierUniform: bound = init.A * Math.Sqrt(6.0 / Math.Max(1, fanIn + fanOut)); break;
-            case InitKind.XavierNormal: uniform = false; std = init.A * Math.Sqrt(2.0 / Math.Max(1, fanIn + fanOut)); break;
-            case InitKind.HeUniform: bound = init.A * Math.Sqrt(3.0 / Math.Max(1, fanIn)); break;
-            case InitKind.HeNormal: uniform = false; std = init.A / Math.Sqrt(Math.Max(1, fanIn)); break;
-            default: bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0; break;
-        }
-        if (uniform) Initializers.Uniform(values, (float)-bound, (float)bound, rng.Fork());
-        else Initializers.Normal(values, 0f, (float)std, rng.Fork());
+        var (uniform, scale) = init.ScaledDistribution(fanIn, fanOut);
+        if (uniform) Initializers.Uniform(values, (float)-scale, (float)scale, rng.Fork());
+        else Initializers.Normal(values, 0f, (float)scale, rng.Fork());
     }
 
     // ----- description ---------------------------------------------------------------------

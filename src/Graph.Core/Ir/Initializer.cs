@@ -1,3 +1,4 @@
+using System;
 using System.Globalization;
 
 namespace Graph.Ir;
@@ -55,6 +56,33 @@ public sealed class Initializer
 
     /// <summary>Fan-out used by scaled initializers.</summary>
     public int FanOut { get; }
+
+    /// <summary>
+    /// The fans to scale by for a parameter of <paramref name="shape"/>: the ones the layer recorded, or else PyTorch's rule
+    /// for shape [out, in, k...] (fan-in = in·k..., fan-out = out·k...).
+    /// </summary>
+    public (int FanIn, int FanOut) FansFor(Shape shape)
+    {
+        if (FanIn != 0 || FanOut != 0) return (FanIn, FanOut);
+        long receptive = 1;
+        for (int d = 2; d < shape.Rank; d++) receptive *= shape[d];
+        return shape.Rank >= 2 ? ((int)(shape[1] * receptive), (int)(shape[0] * receptive))
+            : shape.Rank == 1 ? (shape[0], shape[0]) : (1, 1);
+    }
+
+    /// <summary>
+    /// For the fan-scaled kinds (Xavier, He, PyTorch's default): U(−Scale, Scale) when <c>Uniform</c>, else N(0, Scale²).
+    /// Every engine initializes through this, so they draw the same weights from the same seed.
+    /// </summary>
+    public (bool Uniform, double Scale) ScaledDistribution(int fanIn, int fanOut) => Kind switch
+    {
+        InitKind.XavierUniform => (true, A * Math.Sqrt(6.0 / Math.Max(1, fanIn + fanOut))),
+        InitKind.XavierNormal => (false, A * Math.Sqrt(2.0 / Math.Max(1, fanIn + fanOut))),
+        InitKind.HeUniform => (true, A * Math.Sqrt(3.0 / Math.Max(1, fanIn))),
+        InitKind.HeNormal => (false, A / Math.Sqrt(Math.Max(1, fanIn))),
+        InitKind.TorchDefault => (true, fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0),
+        _ => throw new InvalidOperationException($"{Kind} is not a fan-scaled initializer."),
+    };
 
     /// <summary>The same initializer with fans filled in (layers call this).</summary>
     public Initializer WithFans(int fanIn, int fanOut) => new(Kind, A, B, fanIn, fanOut);

@@ -32,6 +32,12 @@ public readonly struct SymSize : IEquatable<SymSize>
     /// <summary>A constant size.</summary>
     public static SymSize Const(long value) => new(value, false);
 
+    /// <summary>Product of two sizes (at most one of which may involve the batch in practice).</summary>
+    public static SymSize operator *(SymSize a, SymSize b) => new(a.Coef * b.Coef, a.PerBatch || b.PerBatch);
+
+    /// <summary>True for the constant 1.</summary>
+    public bool IsOne => Coef == 1 && !PerBatch;
+
     /// <summary>The size of one dimension (<see cref="Shape.Batch"/> is N).</summary>
     public static SymSize Dim(int d) => d == Shape.Batch ? new SymSize(1, true) : Const(d);
 

@@ -283,15 +283,7 @@ internal sealed class ModelWriter
     {
         const string Init = "global::Graph.Runtime.Initialization.Initializers.";
         var init = leaf.Init ?? new Initializer(InitKind.Zeros);
-        var dims = leaf.Shape.Dims;
-        int fanIn = init.FanIn, fanOut = init.FanOut;
-        if (fanIn == 0 && fanOut == 0)
-        {
-            long receptive = 1;
-            for (int d = 2; d < dims.Length; d++) receptive *= dims[d];
-            fanIn = dims.Length >= 2 ? (int)(dims[1] * receptive) : dims.Length == 1 ? dims[0] : 1;
-            fanOut = dims.Length >= 2 ? (int)(dims[0] * receptive) : dims.Length == 1 ? dims[0] : 1;
-        }
+        var (fanIn, fanOut) = init.FansFor(leaf.Shape);
         string r = "rng.Fork()";
         string comment = $"// {leaf.Name}: {init}";
         switch (init.Kind)
@@ -311,19 +303,10 @@ internal sealed class ModelWriter
                 _w.Line($"{Init}Normal({field}, {Lit(init.A)}, {Lit(init.B)}, {r}); {comment}");
                 return;
         }
-        double bound = 0, std = 0;
-        bool uniform = true;
-        switch (init.Kind)
-        {
-            case InitKind.XavierUniform: bound = init.A * Math.Sqrt(6.0 / Math.Max(1, fanIn + fanOut)); break;
-            case InitKind.XavierNormal: uniform = false; std = init.A * Math.Sqrt(2.0 / Math.Max(1, fanIn + fanOut)); break;
-            case InitKind.HeUniform: bound = init.A * Math.Sqrt(3.0 / Math.Max(1, fanIn)); break;
-            case InitKind.HeNormal: uniform = false; std = init.A / Math.Sqrt(Math.Max(1, fanIn)); break;
-            default: bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0; break;
-        }
+        var (uniform, scale) = init.ScaledDistribution(fanIn, fanOut);
         _w.Line(uniform
-            ? $"{Init}Uniform({field}, {Lit(-bound)}, {Lit(bound)}, {r}); {comment}"
-            : $"{Init}Normal({field}, 0f, {Lit(std)}, {r}); {comment}");
+            ? $"{Init}Uniform({field}, {Lit(-scale)}, {Lit(scale)}, {r}); {comment}"
+            : $"{Init}Normal({field}, 0f, {Lit(scale)}, {r}); {comment}");
     }
 
     private void WriteInfo()
@@ -666,7 +649,7 @@ internal sealed class ModelWriter
                 w.Open($"for (int o = 0, w = 0; o < {outer.Code}; o++)");
                 foreach (var input in m.Inputs)
                 {
-                    string block = Mul(SymSize.Const(input.Shape[m.Axis]), inner).Code;
+                    string block = (SymSize.Const(input.Shape[m.Axis]) * inner).Code;
                     w.Line($"{SpanOf(input)}.Slice(o * ({block}), {block}).CopyTo(result.Slice(w, {block})); w += {block};");
                 }
                 w.Close();
@@ -678,9 +661,9 @@ internal sealed class ModelWriter
                 var inShape = m.Inputs[0].Shape;
                 var outer = SymSize.Product(outShape, 0, m.Axis);
                 var inner = SymSize.Product(outShape, m.Axis + 1, outShape.Rank);
-                string inBlock = Mul(SymSize.Const(inShape[m.Axis]), inner).Code;
-                string outBlock = Mul(SymSize.Const(outShape[m.Axis]), inner).Code;
-                string start = Mul(SymSize.Const(m.Start), inner).Code;
+                string inBlock = (SymSize.Const(inShape[m.Axis]) * inner).Code;
+                string outBlock = (SymSize.Const(outShape[m.Axis]) * inner).Code;
+                string start = (SymSize.Const(m.Start) * inner).Code;
                 w.Open("");
                 w.Line($"ReadOnlySpan<float> source = {SpanOf(m.Inputs[0])};");
                 w.Line($"Span<float> result = {SpanOf(m.Output)};");
@@ -692,7 +675,6 @@ internal sealed class ModelWriter
         }
     }
 
-    private static SymSize Mul(SymSize a, SymSize b) => new(a.Coef * b.Coef, a.PerBatch || b.PerBatch);
 
     // ----- scalar expressions ---------------------------------------------------------------
 
@@ -777,28 +759,11 @@ internal sealed class ModelWriter
     private static string IndexCode(SymSize[] strides, Shape domain, string f)
     {
         var terms = new List<string>();
-        int rank = domain.Rank;
-        var groups = new List<(int First, int Last)>();
-        int prev = -1;
-        for (int a = 0; a < rank; a++)
+        foreach (var run in LoopIndexing.Runs(strides, domain))
         {
-            if (domain[a] == 1) continue;
-            if (strides[a].Coef == 0) { prev = -1; continue; }
-            if (prev >= 0 && strides[prev].Equals(Mul(strides[a], SymSize.Dim(domain[a]))))
-                groups[groups.Count - 1] = (groups[groups.Count - 1].First, a);
-            else groups.Add((a, a));
-            prev = a;
-        }
-        foreach (var (first, last) in groups)
-        {
-            var inner = SymSize.Product(domain, last + 1, rank);
-            var extent = SymSize.Product(domain, first, last + 1);
-            string t = inner.Coef == 1 && !inner.PerBatch ? f : $"{f} / ({inner.Code})";
-            bool leading = true;
-            for (int q = 0; q < first; q++) if (domain[q] != 1) leading = false;
-            if (!leading) t = t == f ? $"{f} % ({extent.Code})" : $"({t}) % ({extent.Code})";
-            var stride = strides[last];
-            if (!(stride.Coef == 1 && !stride.PerBatch)) t = $"({t}) * ({stride.Code})";
+            string t = run.Inner.IsOne ? f : $"{f} / ({run.Inner.Code})";
+            if (!run.Leading) t = t == f ? $"{f} % ({run.Extent.Code})" : $"({t}) % ({run.Extent.Code})";
+            if (!run.Stride.IsOne) t = $"({t}) * ({run.Stride.Code})";
             terms.Add(t);
         }
         return terms.Count == 0 ? "0" : string.Join(" + ", terms);

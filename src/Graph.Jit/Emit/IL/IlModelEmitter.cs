@@ -629,35 +629,17 @@ internal sealed class MethodEmitter
         return false;
     }
 
-    private static SymSize MulSym(SymSize a, SymSize b) => new(a.Coef * b.Coef, a.PerBatch || b.PerBatch);
 
     /// <summary>Element index at flat domain position f (mirror of ModelWriter.IndexCode).</summary>
     private void Index(SymSize[] strides, Shape domain, LocalBuilder f)
     {
-        int rank = domain.Rank;
-        var groups = new List<(int First, int Last)>();
-        int prev = -1;
-        for (int a = 0; a < rank; a++)
-        {
-            if (domain[a] == 1) continue;
-            if (strides[a].Coef == 0) { prev = -1; continue; }
-            if (prev >= 0 && strides[prev].Equals(MulSym(strides[a], SymSize.Dim(domain[a]))))
-                groups[groups.Count - 1] = (groups[groups.Count - 1].First, a);
-            else groups.Add((a, a));
-            prev = a;
-        }
         bool any = false;
-        foreach (var (first, last) in groups)
+        foreach (var run in LoopIndexing.Runs(strides, domain))
         {
-            var inner = SymSize.Product(domain, last + 1, rank);
-            var extent = SymSize.Product(domain, first, last + 1);
             Ld(f);
-            if (!(inner.Coef == 1 && !inner.PerBatch)) { Sym(inner); IL.Emit(OpCodes.Div); }
-            bool leading = true;
-            for (int q = 0; q < first; q++) if (domain[q] != 1) leading = false;
-            if (!leading) { Sym(extent); IL.Emit(OpCodes.Rem); }
-            var stride = strides[last];
-            if (!(stride.Coef == 1 && !stride.PerBatch)) { Sym(stride); IL.Emit(OpCodes.Mul); }
+            if (!run.Inner.IsOne) { Sym(run.Inner); IL.Emit(OpCodes.Div); }
+            if (!run.Leading) { Sym(run.Extent); IL.Emit(OpCodes.Rem); }
+            if (!run.Stride.IsOne) { Sym(run.Stride); IL.Emit(OpCodes.Mul); }
             if (any) IL.Emit(OpCodes.Add);
             any = true;
         }
@@ -1339,7 +1321,7 @@ internal sealed class MethodEmitter
                 IL.MarkLabel(body);
                 foreach (var input in m.Inputs)
                 {
-                    var block = MulSym(SymSize.Const(input.Shape[m.Axis]), inner);
+                    var block = (SymSize.Const(input.Shape[m.Axis]) * inner);
                     Array(input.Buffer); Offset(input.Buffer); Ld(o); Sym(block); IL.Emit(OpCodes.Mul); IL.Emit(OpCodes.Add);
                     Array(m.Output.Buffer); Offset(m.Output.Buffer); Ld(w); IL.Emit(OpCodes.Add);
                     Sym(block);
@@ -1357,9 +1339,9 @@ internal sealed class MethodEmitter
                 var inShape = m.Inputs[0].Shape;
                 var outer = SymSize.Product(outShape, 0, m.Axis);
                 var inner = SymSize.Product(outShape, m.Axis + 1, outShape.Rank);
-                var inBlock = MulSym(SymSize.Const(inShape[m.Axis]), inner);
-                var outBlock = MulSym(SymSize.Const(outShape[m.Axis]), inner);
-                var start = MulSym(SymSize.Const(m.Start), inner);
+                var inBlock = (SymSize.Const(inShape[m.Axis]) * inner);
+                var outBlock = (SymSize.Const(outShape[m.Axis]) * inner);
+                var start = (SymSize.Const(m.Start) * inner);
                 var o = Local(typeof(int));
                 var cond = IL.DefineLabel();
                 var body = IL.DefineLabel();
