@@ -29,6 +29,16 @@ public abstract class Pool2dOpBase : Op
         return new Shape(x[0], x[1], Window.OutH(x[2]), Window.OutW(x[3]));
     }
 
+    /// <summary>Type of pooling one [N,C,H,W] operand.</summary>
+    protected TensorType PooledType(IReadOnlyList<TensorType> inputs)
+    {
+        ExpectArity(inputs, 1);
+        return new TensorType(inputs[0].DType, PooledShape(inputs[0].Shape));
+    }
+
+    /// <summary>Concrete output dimensions for an input of <paramref name="xDims"/>.</summary>
+    protected int[] PooledDims(int[] xDims) => new[] { xDims[0], xDims[1], Window.OutH(xDims[2]), Window.OutW(xDims[3]) };
+
     /// <summary>Calls <paramref name="visit"/>(outputIndex, inputIndex or -1 for padding) over every window position in order.</summary>
     protected void ForEachWindow(int[] xDims, Action<int, int> visit)
     {
@@ -57,16 +67,12 @@ public sealed class MaxPool2dOp : Pool2dOpBase
     /// <inheritdoc />
     public override string Name => "maxpool2d";
     /// <inheritdoc />
-    public override TensorType InferType(IReadOnlyList<TensorType> inputs)
-    {
-        ExpectArity(inputs, 1);
-        return new TensorType(inputs[0].DType, PooledShape(inputs[0].Shape));
-    }
+    public override TensorType InferType(IReadOnlyList<TensorType> inputs) => PooledType(inputs);
     /// <inheritdoc />
     public override TensorValue Evaluate(IReadOnlyList<TensorValue> inputs, EvalContext context)
     {
         var x = inputs[0];
-        var dims = new[] { x.Dims[0], x.Dims[1], Window.OutH(x.Dims[2]), Window.OutW(x.Dims[3]) };
+        var dims = PooledDims(x.Dims);
         var y = new double[TensorValue.Product(dims)];
         for (int i = 0; i < y.Length; i++) y[i] = double.NegativeInfinity;
         ForEachWindow(x.Dims, (o, i) => { if (i >= 0 && x.Data[i] > y[o]) y[o] = x.Data[i]; });
@@ -124,16 +130,12 @@ public sealed class AvgPool2dOp : Pool2dOpBase
     /// <inheritdoc />
     public override string Name => "avgpool2d";
     /// <inheritdoc />
-    public override TensorType InferType(IReadOnlyList<TensorType> inputs)
-    {
-        ExpectArity(inputs, 1);
-        return new TensorType(inputs[0].DType, PooledShape(inputs[0].Shape));
-    }
+    public override TensorType InferType(IReadOnlyList<TensorType> inputs) => PooledType(inputs);
     /// <inheritdoc />
     public override TensorValue Evaluate(IReadOnlyList<TensorValue> inputs, EvalContext context)
     {
         var x = inputs[0];
-        var dims = new[] { x.Dims[0], x.Dims[1], Window.OutH(x.Dims[2]), Window.OutW(x.Dims[3]) };
+        var dims = PooledDims(x.Dims);
         var y = new double[TensorValue.Product(dims)];
         double scale = 1.0 / (Window.KernelH * Window.KernelW);
         ForEachWindow(x.Dims, (o, i) => { if (i >= 0) y[o] += x.Data[i] * scale; });
