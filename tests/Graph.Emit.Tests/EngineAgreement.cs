@@ -95,6 +95,38 @@ public static class EngineAgreement
         if (model.TrainingSteps != 1) throw new InvalidOperationException($"TrainingSteps is {model.TrainingSteps} after one step.");
     }
 
+    /// <summary>
+    /// A classifier with inputs "x" (<paramref name="inputDims"/> per example) and labels "y", driven through its typed API:
+    /// the gradients' loss, every gradient and the prediction match the interpreter on <paramref name="graph"/> (which must
+    /// hold the gradient outputs), and six training steps on the batch lower the loss.
+    /// </summary>
+    public static void ClassifierMatchesInterpreterAndLearns(ISupervisedModel<int> model, ComputeGraph graph, int[] inputDims,
+        float[] x, int[] y, int batch)
+    {
+        float loss = model.ComputeGradients(x, y, batch);
+        var feeds = new Dictionary<string, TensorValue>
+        {
+            ["x"] = new(new[] { batch }.Concat(inputDims).ToArray(), x.Select(v => (double)v).ToArray()),
+            ["y"] = new(new[] { batch }, y.Select(v => (double)v).ToArray()),
+        };
+        foreach (var p in model.Parameters)
+            feeds[p.Name] = new(p.Shape.ToArray(), model.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray());
+        var reference = Interpreter.Run(graph, feeds, Mode.Train, Precision.Float32);
+        Xunit.Assert.True(RelativeError(new[] { loss }, reference["loss"].Data) < Tolerance);
+        foreach (var p in model.Parameters)
+        {
+            double error = RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
+            Xunit.Assert.True(error < Tolerance, $"grad:{p.Name}: {error:E3}");
+        }
+        var output = new float[batch * model.OutputSize];
+        model.Predict(x, batch, output);
+        Xunit.Assert.True(RelativeError(output, reference["output"].Data) < Tolerance);
+        float first = model.TrainStep(x, y, batch);
+        float last = first;
+        for (int i = 0; i < 5; i++) last = model.TrainStep(x, y, batch);
+        Xunit.Assert.True(last < first, $"{first} -> {last}");
+    }
+
     private static void Copy(double[] from, Span<float> to)
     {
         if (from.Length != to.Length) throw new ArgumentException($"Feed of {from.Length} values for storage of {to.Length}.");

@@ -102,28 +102,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         var builder = Models.LeNet();
         var model = GraphJit.CompileSupervised<int>(builder, 4, seed: 5);
         var (x, y) = Data(batch, 784, seed: 2);
-        float loss = model.ComputeGradients(x, y, batch);
-        var feeds = new Dictionary<string, TensorValue>
-        {
-            ["x"] = new(new[] { batch, 1, 28, 28 }, x.Select(v => (double)v).ToArray()),
-            ["y"] = new(new[] { batch }, y.Select(v => (double)v).ToArray()),
-        };
-        foreach (var p in model.Parameters)
-            feeds[p.Name] = new(p.Shape.ToArray(), model.Parameter(p.Name).ToArray().Select(v => (double)v).ToArray());
-        var reference = Interpreter.Run(builder.Graph, feeds, Mode.Train, Precision.Float32);
-        Assert.True(EngineAgreement.RelativeError(new[] { loss }, reference["loss"].Data) < EngineAgreement.Tolerance);
-        foreach (var p in model.Parameters)
-        {
-            double error = EngineAgreement.RelativeError(model.Gradient(p.Name).ToArray(), reference["grad:" + p.Name].Data);
-            Assert.True(error < EngineAgreement.Tolerance, $"grad:{p.Name}: {error:E3}");
-        }
-        var output = new float[20];
-        model.Predict(x, batch, output);
-        Assert.True(EngineAgreement.RelativeError(output, reference["output"].Data) < EngineAgreement.Tolerance);
-        float first = model.TrainStep(x, y, batch);
-        float last = first;
-        for (int i = 0; i < 5; i++) last = model.TrainStep(x, y, batch);
-        Assert.True(last < first, $"{first} -> {last}");
+        EngineAgreement.ClassifierMatchesInterpreterAndLearns(model, builder.Graph, new[] { 1, 28, 28 }, x, y, batch);
     }
 
     [Fact]
