@@ -27,6 +27,17 @@ public sealed class GeneratedModels
     public T Create<T>(string name, int maxBatch, ulong seed = 0) => RoslynCompiler.Create<T>(Assembly, "Generated.Models." + name, maxBatch, seed);
 }
 
+/// <summary>
+/// Runs alone: the allocation test measures the calling thread, and while another test holds the kernel worker pool the
+/// kernels run every part inline, whose per-thread scratch then grows once on this thread.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class NonParallelModelTests
+{
+    public const string Name = "model tests (allocation-sensitive)";
+}
+
+[Collection(NonParallelModelTests.Name)]
 public class ModelTests : IClassFixture<GeneratedModels>
 {
     private readonly GeneratedModels _generated;
