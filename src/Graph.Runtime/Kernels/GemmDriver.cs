@@ -23,13 +23,17 @@ internal readonly record struct GemmBlocking(int Kc, int Mc, int Nc)
     public static GemmBlocking Scalar { get; } = new(256, 64, 1024);
 }
 
+/// <summary>When a GEMM is worth splitting across the worker pool.</summary>
+internal static class GemmParallelism
+{
+    /// <summary>Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).</summary>
+    public const long FlopThreshold = 2_000_000;
+}
+
 /// <summary>The blocked GEMM loop nest for one micro-kernel and epilogue, on the calling thread or split over the pool.</summary>
 internal static unsafe class GemmDriver<TKernel, TEpilogue>
     where TKernel : struct, IMicroKernel where TEpilogue : struct, IEpilogue
 {
-    // Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).
-    private const long ParallelFlopThreshold = 2_000_000;
-
     public static void Multiply(in GemmProblem problem, in TEpilogue epilogue, GemmBlocking blocking, bool allowParallel)
     {
         if (ShouldTranspose(problem))
@@ -42,7 +46,7 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
         // Split the dimension with more tiles; every part packs its own operands, so no part waits on another.
         bool splitColumns = colTiles >= rowTiles;
         int parts = 1;
-        if (allowParallel && 2L * problem.M * problem.N * problem.K >= ParallelFlopThreshold)
+        if (allowParallel && 2L * problem.M * problem.N * problem.K >= GemmParallelism.FlopThreshold)
             parts = Math.Min(WorkerPool.ThreadCount, splitColumns ? colTiles : rowTiles);
         if (parts <= 1)
         {
