@@ -19,6 +19,8 @@ public class GemmTests
         // Narrow path (N up to two vectors): around one and two vector widths of every ISA, rows not a multiple of the
         // 8-row block, k over three blocks.
         (3, 10, 1), (17, 8, 129), (10, 9, 17), (9, 16, 513), (129, 17, 3), (20, 31, 65), (33, 32, 257),
+        // Matrix-vector outputs left over after whole vectors: one partial vector.
+        (1, 10, 128), (1, 31, 5), (1, 15, 2),
     ];
 
     private static readonly (Transpose A, Transpose B)[] Layouts =
