@@ -111,10 +111,12 @@ internal static unsafe class MatrixVector
         int width = TSimd.Count;
         TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
         TVector sum4 = TSimd.Zero, sum5 = TSimd.Zero, sum6 = TSimd.Zero, sum7 = TSimd.Zero;
-        float* column = problem.Matrix + first;
-        for (int p = 0; p < problem.K; p++, column += problem.Ld)
+        // Locals, so that the loop keeps them in registers instead of re-reading the problem each step.
+        float* column = problem.Matrix + first, x = problem.X;
+        nint ld = problem.Ld, xStride = problem.XStride;
+        for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
         {
-            TVector scale = TSimd.Broadcast(problem.X[p * problem.XStride]);
+            TVector scale = TSimd.Broadcast(*x);
             sum0 = TSimd.MultiplyAdd(TSimd.Load(column), scale, sum0);
             if (vectors >= 4)
             {
