@@ -119,7 +119,7 @@ internal static unsafe class GemmNarrow
     private static void Block<TSimd, TVector, TVectors>(in RowBlock block)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TVectors : struct, IVectorCount
     {
-        int width = TSimd.Count, rows = block.Rows;
+        int width = TSimd.Count, rows = block.Rows, kc = block.Kc;
         bool two = TVectors.IsTwo;
         int stride = two ? 2 * width : width;
         nint rowStep = block.RowStep, kStep = block.KStep;
@@ -133,7 +133,7 @@ internal static unsafe class GemmNarrow
         TVector d0 = TSimd.Zero, d1 = TSimd.Zero, d2 = TSimd.Zero, d3 = TSimd.Zero;
         TVector d4 = TSimd.Zero, d5 = TSimd.Zero, d6 = TSimd.Zero, d7 = TSimd.Zero;
         nint at = 0;
-        for (int q = 0; q < block.Kc; q++, at += kStep, b += stride)
+        for (int q = 0; q < kc; q++, at += kStep, b += stride)
         {
             TVector b0 = TSimd.Load(b);
             TVector x0 = TSimd.Broadcast(a0[at]), x1 = TSimd.Broadcast(a1[at]);

@@ -96,9 +96,10 @@ internal static unsafe class MatrixVector
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {
         TVector sum = TSimd.Zero;
-        float* column = problem.Matrix + first;
-        for (int p = 0; p < problem.K; p++, column += problem.Ld)
-            sum = TSimd.MultiplyAdd(TSimd.LoadFirst(column, count), TSimd.Broadcast(problem.X[p * problem.XStride]), sum);
+        float* column = problem.Matrix + first, x = problem.X;
+        nint ld = problem.Ld, xStride = problem.XStride;
+        for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
+            sum = TSimd.MultiplyAdd(TSimd.LoadFirst(column, count), TSimd.Broadcast(*x), sum);
         float* sums = stackalloc float[16];
         TSimd.Store(sum, sums);
         Finish(problem, ref finish, first, count, sums);
