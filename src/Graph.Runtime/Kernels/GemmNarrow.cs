@@ -88,12 +88,8 @@ internal static unsafe class GemmNarrow
         else
         {
             // B[q, j] = b[j·ldb + q]: each stored row is one column of the block.
-            new Span<float>(packed, kc * stride).Clear();
-            for (int j = 0; j < n; j++)
-            {
-                float* column = p.B + j * p.Ldb + k0;
-                for (int q = 0; q < kc; q++) packed[q * stride + j] = column[q];
-            }
+            GemmPacking.TransposeBlock(p.B + k0, p.Ldb, packed, stride, n, kc);
+            GemmPacking.ZeroTail(packed, stride, n, kc);
         }
     }
 
