@@ -73,6 +73,7 @@ public static unsafe class Gemm
             MatrixVector.Multiply(AsMatrixVector(problem), epilogue, isa, allowParallel);
             return;
         }
+        if (NarrowProduct(problem, epilogue, isa, allowParallel)) return;
         switch (isa)
         {
             case KernelIsa.Avx512 when PreferWideTile(problem.M, problem.N):
@@ -83,6 +84,38 @@ public static unsafe class Gemm
             default: GemmDriver<ScalarMicroKernel, TEpilogue>.Multiply(problem, epilogue, GemmBlocking.Scalar, allowParallel); break;
         }
     }
+
+    /// <summary>
+    /// Products at most two vectors wide (N ≤ 32 floats with AVX-512, 16 with AVX2) go through <see cref="GemmNarrow"/>,
+    /// which skips packing A; the packed kernels' tiles are 32-64 columns wide, so for such N they would compute mostly
+    /// padding, or pack everything to compute the product transposed.
+    /// </summary>
+    private static bool NarrowProduct<TEpilogue>(in GemmProblem problem, in TEpilogue epilogue, KernelIsa isa, bool allowParallel)
+        where TEpilogue : struct, IEpilogue
+    {
+        int kc = BlockingFor(isa).Kc;
+        switch (isa)
+        {
+            case KernelIsa.Avx512 when GemmNarrow.Handles(problem.N, Simd512.Count):
+                GemmNarrow.Multiply<Simd512, System.Runtime.Intrinsics.Vector512<float>, TEpilogue>(problem, epilogue, kc, allowParallel); return true;
+            case KernelIsa.Avx2 when GemmNarrow.Handles(problem.N, Simd256.Count):
+                GemmNarrow.Multiply<Simd256, System.Runtime.Intrinsics.Vector256<float>, TEpilogue>(problem, epilogue, kc, allowParallel); return true;
+            case KernelIsa.Vector when GemmNarrow.Handles(problem.N, SimdPortable.Count):
+                GemmNarrow.Multiply<SimdPortable, System.Numerics.Vector<float>, TEpilogue>(problem, epilogue, kc, allowParallel); return true;
+            case KernelIsa.Scalar when GemmNarrow.Handles(problem.N, SimdScalar.Count):
+                GemmNarrow.Multiply<SimdScalar, float, TEpilogue>(problem, epilogue, kc, allowParallel); return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>The packed path's cache blocking per instruction set (the narrow path shares its k blocks).</summary>
+    private static GemmBlocking BlockingFor(KernelIsa isa) => isa switch
+    {
+        KernelIsa.Avx512 => GemmBlocking.Avx512,
+        KernelIsa.Avx2 => GemmBlocking.Avx2,
+        KernelIsa.Vector => GemmBlocking.Portable,
+        _ => GemmBlocking.Scalar,
+    };
 
     /// <summary>
     /// Few rows (e.g. a convolution's output channels): the 6×64 tile when it pads at most 80 % of the 12×32 tile's

@@ -23,26 +23,25 @@ internal readonly record struct GemmBlocking(int Kc, int Mc, int Nc)
     public static GemmBlocking Scalar { get; } = new(256, 64, 1024);
 }
 
+/// <summary>When a GEMM is worth splitting across the worker pool.</summary>
+internal static class GemmParallelism
+{
+    /// <summary>Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).</summary>
+    public const long FlopThreshold = 2_000_000;
+}
+
 /// <summary>The blocked GEMM loop nest for one micro-kernel and epilogue, on the calling thread or split over the pool.</summary>
 internal static unsafe class GemmDriver<TKernel, TEpilogue>
     where TKernel : struct, IMicroKernel where TEpilogue : struct, IEpilogue
 {
-    // Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).
-    private const long ParallelFlopThreshold = 2_000_000;
-
     public static void Multiply(in GemmProblem problem, in TEpilogue epilogue, GemmBlocking blocking, bool allowParallel)
     {
-        if (ShouldTranspose(problem))
-        {
-            MultiplyTransposed(problem, epilogue, blocking, allowParallel);
-            return;
-        }
         int rowTiles = (problem.M + TKernel.Rows - 1) / TKernel.Rows;
         int colTiles = (problem.N + TKernel.Columns - 1) / TKernel.Columns;
         // Split the dimension with more tiles; every part packs its own operands, so no part waits on another.
         bool splitColumns = colTiles >= rowTiles;
         int parts = 1;
-        if (allowParallel && 2L * problem.M * problem.N * problem.K >= ParallelFlopThreshold)
+        if (allowParallel && 2L * problem.M * problem.N * problem.K >= GemmParallelism.FlopThreshold)
             parts = Math.Min(WorkerPool.ThreadCount, splitColumns ? colTiles : rowTiles);
         if (parts <= 1)
         {
@@ -53,42 +52,6 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
         job.Set(problem, epilogue, blocking, splitColumns);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
-    }
-
-    /// <summary>
-    /// Narrow products (N below the tile width, e.g. a dense layer with 10 outputs or its weight gradient) waste most
-    /// of each MR×NR tile's columns. Computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead puts the long M side along the tile's
-    /// columns; chosen when that at least halves the padded tile area.
-    /// </summary>
-    private static bool ShouldTranspose(in GemmProblem p)
-    {
-        int mr = TKernel.Rows, nr = TKernel.Columns;
-        if (p.N >= nr || p.M <= p.N) return false;
-        long normal = (long)RoundUp(p.M, mr) * RoundUp(p.N, nr);
-        long transposed = (long)RoundUp(p.N, mr) * RoundUp(p.M, nr);
-        return 2 * transposed <= normal;
-    }
-
-    /// <summary>
-    /// C = op(A)·op(B) computed as T = Cᵀ into per-thread scratch (preloaded with Cᵀ when accumulating, so every
-    /// element's additions happen in the same order as on the direct path), copied back, then finished row by row
-    /// (one column run per row, as on the direct path since N is below the tile width).
-    /// </summary>
-    private static void MultiplyTransposed(in GemmProblem p, in TEpilogue epilogue, GemmBlocking blocking, bool allowParallel)
-    {
-        int m = p.M, n = p.N;
-        float* t = KernelScratch.Second.Get((nint)m * n);
-        if (p.Accumulate) GemmPacking.TransposeBlock(p.C, p.Ldc, t, m, m, n);
-        // A' = op(B)ᵀ (n×k) and B' = op(A)ᵀ (k×m) read the same storage with the transposition flags flipped.
-        var transposed = new GemmProblem(
-            p.TransB == Transpose.None ? Transpose.Transposed : Transpose.None,
-            p.TransA == Transpose.None ? Transpose.Transposed : Transpose.None,
-            n, m, p.K, p.B, p.Ldb, p.A, p.Lda, t, m, p.Accumulate);
-        GemmDriver<TKernel, NoEpilogue>.Multiply(transposed, default, blocking, allowParallel);
-        GemmPacking.TransposeBlock(t, m, p.C, p.Ldc, n, m);
-        if (typeof(TEpilogue) == typeof(NoEpilogue)) return;
-        TEpilogue finish = epilogue;
-        for (int i = 0; i < m; i++) finish.Apply(new Span<float>(p.C + i * p.Ldc, n), i, 0);
     }
 
     /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>

@@ -130,7 +130,7 @@ internal static unsafe class GemmPacking
         Unsafe.CopyBlockUnaligned(destination, source, (uint)(count * sizeof(float)));
 
     /// <summary>Zeroes lanes [used, width) of every k step of a micro-panel.</summary>
-    private static void ZeroTail(float* panel, int width, int used, int kc)
+    internal static void ZeroTail(float* panel, int width, int used, int kc)
     {
         if (used == width) return;
         for (int p = 0; p < kc; p++) new Span<float>(panel + p * width + used, width - used).Clear();

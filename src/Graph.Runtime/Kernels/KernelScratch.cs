@@ -16,13 +16,8 @@ internal sealed unsafe class KernelScratch
     private float[] _buffer = [];
     private float* _aligned;
 
-    [ThreadStatic] private static KernelScratch? t_second;
-
     /// <summary>The calling thread's scratch.</summary>
     public static KernelScratch Current => t_current ??= new KernelScratch();
-
-    /// <summary>A second per-thread scratch, for a kernel that holds a buffer while calling one that uses <see cref="Current"/>.</summary>
-    public static KernelScratch Second => t_second ??= new KernelScratch();
 
     /// <summary>
     /// Returns at least <paramref name="floats"/> floats of 64-byte aligned memory, valid until the next call on

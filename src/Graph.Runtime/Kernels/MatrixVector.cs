@@ -88,18 +88,21 @@ internal static unsafe class MatrixVector
         for (; output <= end - 8 * width; output += 8 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 8);
         for (; output <= end - 4 * width; output += 4 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 4);
         for (; output <= end - width; output += width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 1);
-        // With 16-wide vectors, a remainder of 8 or more still gets a (fused, like the wide lanes) 8-wide block.
-        if (width > 8 && output <= end - 8 && System.Runtime.Intrinsics.X86.Fma.IsSupported)
-        {
-            ColumnBlock<Simd256, System.Runtime.Intrinsics.Vector256<float>, TEpilogue>(problem, ref finish, output, 1);
-            output += 8;
-        }
-        for (; output < end; output++)
-        {
-            float sum = 0;
-            for (int p = 0; p < problem.K; p++) sum += problem.Matrix[p * problem.Ld + output] * problem.X[p * problem.XStride];
-            Finish(problem, ref finish, output, 1, &sum);
-        }
+        if (output < end) PartialColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, end - output);
+    }
+
+    /// <summary>The last outputs [first, first + count), fewer than a vector, in one partial vector.</summary>
+    private static void PartialColumnBlock<TSimd, TVector, TEpilogue>(in Problem problem, ref TEpilogue finish, int first, int count)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
+    {
+        TVector sum = TSimd.Zero;
+        float* column = problem.Matrix + first, x = problem.X;
+        nint ld = problem.Ld, xStride = problem.XStride;
+        for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
+            sum = TSimd.MultiplyAdd(TSimd.LoadFirst(column, count), TSimd.Broadcast(*x), sum);
+        float* sums = stackalloc float[16];
+        TSimd.Store(sum, sums);
+        Finish(problem, ref finish, first, count, sums);
     }
 
     /// <summary>Outputs [first, first + vectors·width) of the scaled-row form, accumulated in registers.</summary>
@@ -109,10 +112,12 @@ internal static unsafe class MatrixVector
         int width = TSimd.Count;
         TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
         TVector sum4 = TSimd.Zero, sum5 = TSimd.Zero, sum6 = TSimd.Zero, sum7 = TSimd.Zero;
-        float* column = problem.Matrix + first;
-        for (int p = 0; p < problem.K; p++, column += problem.Ld)
+        // Locals, so that the loop keeps them in registers instead of re-reading the problem each step.
+        float* column = problem.Matrix + first, x = problem.X;
+        nint ld = problem.Ld, xStride = problem.XStride;
+        for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
         {
-            TVector scale = TSimd.Broadcast(problem.X[p * problem.XStride]);
+            TVector scale = TSimd.Broadcast(*x);
             sum0 = TSimd.MultiplyAdd(TSimd.Load(column), scale, sum0);
             if (vectors >= 4)
             {

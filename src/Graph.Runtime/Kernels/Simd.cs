@@ -18,6 +18,10 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract TVector Zero { get; }
     static abstract TVector Load(float* source);
     static abstract void Store(TVector value, float* destination);
+    /// <summary>Lanes [0, count) from source and zero above (count ≤ <see cref="Count"/>), reading nothing beyond.</summary>
+    static abstract TVector LoadFirst(float* source, int count);
+    /// <summary>Writes lanes [0, count) of the value (count ≤ <see cref="Count"/>), touching nothing beyond.</summary>
+    static abstract void StoreFirst(TVector value, float* destination, int count);
     static abstract TVector Broadcast(float value);
     /// <summary><c>a · b + c</c>, fused where the instruction set has FMA.</summary>
     static abstract TVector MultiplyAdd(TVector a, TVector b, TVector c);
@@ -38,6 +42,9 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadFirst(float* source, int count) => Avx512F.MaskLoad(source, FirstLanes(count), Vector512<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(Vector512<float> value, float* destination, int count) => Avx512F.MaskStore(destination, FirstLanes(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector512<float> FirstLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
@@ -54,6 +61,9 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> Zero => Vector256<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadFirst(float* source, int count) => Avx.MaskLoad(source, FirstLanes(count));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(Vector256<float> value, float* destination, int count) => Avx.MaskStore(destination, FirstLanes(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector256<float> FirstLanes(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.MultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
@@ -75,6 +85,18 @@ internal readonly unsafe struct SimdPortable : ISimd<Vector<float>>
     public static Vector<float> Zero => Vector<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Load(float* source) => Vector.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector<float> value, float* destination) => value.Store(destination);
+    public static Vector<float> LoadFirst(float* source, int count)
+    {
+        Vector<float> value = default;
+        float* lanes = (float*)&value;
+        for (int i = 0; i < count; i++) lanes[i] = source[i];
+        return value;
+    }
+    public static void StoreFirst(Vector<float> value, float* destination, int count)
+    {
+        float* lanes = (float*)&value;
+        for (int i = 0; i < count; i++) destination[i] = lanes[i];
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Broadcast(float value) => new(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) => a * b + c;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Add(Vector<float> a, Vector<float> b) => a + b;
@@ -97,6 +119,12 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     public static float Zero => 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(float* source) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float value, float* destination) => *destination = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadFirst(float* source, int count) => count > 0 ? *source : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFirst(float value, float* destination, int count)
+    {
+        if (count > 0) *destination = value;
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => a * b + c;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;

@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Graph.Runtime.Kernels;
 
@@ -91,9 +92,49 @@ internal static class ElementwiseUpdate
         Span<float> state0, Span<float> state1, Span<float> state2)
         where TKernel : struct, IUpdateKernel
     {
+        // One loop specialized per combination of used states, so that the vector loop carries no per-element tests.
+        bool has0 = state0.Length != 0, has1 = state1.Length != 0, has2 = state2.Length != 0;
+        int i = (has0, has1, has2) switch
+        {
+            (false, false, false) => RunVectors<TKernel, Unused, Unused, Unused>(kernel, parameter, gradient, state0, state1, state2),
+            (true, false, false) => RunVectors<TKernel, Used, Unused, Unused>(kernel, parameter, gradient, state0, state1, state2),
+            (true, true, false) => RunVectors<TKernel, Used, Used, Unused>(kernel, parameter, gradient, state0, state1, state2),
+            (true, true, true) => RunVectors<TKernel, Used, Used, Used>(kernel, parameter, gradient, state0, state1, state2),
+            _ => RunVectors<TKernel, Flagged, Flagged, Flagged>(kernel, parameter, gradient, state0, state1, state2),
+        };
+        RunTail(kernel, parameter, gradient, state0, state1, state2, i);
+    }
+
+    /// <summary>Whether a state span takes part, as a type: <see cref="Flagged"/> reads it from the span's length.</summary>
+    private interface IStateUse
+    {
+        static abstract bool IsUsed(int length);
+    }
+
+    private readonly struct Used : IStateUse
+    {
+        public static bool IsUsed(int length) => true;
+    }
+
+    private readonly struct Unused : IStateUse
+    {
+        public static bool IsUsed(int length) => false;
+    }
+
+    private readonly struct Flagged : IStateUse
+    {
+        public static bool IsUsed(int length) => length != 0;
+    }
+
+    /// <summary>The whole vectors; returns where the tail starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int RunVectors<TKernel, TUse0, TUse1, TUse2>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
+        Span<float> state0, Span<float> state1, Span<float> state2)
+        where TKernel : struct, IUpdateKernel where TUse0 : struct, IStateUse where TUse1 : struct, IStateUse where TUse2 : struct, IStateUse
+    {
         int n = parameter.Length;
         int width = Vector<float>.Count;
-        bool has0 = state0.Length != 0, has1 = state1.Length != 0, has2 = state2.Length != 0;
+        bool has0 = TUse0.IsUsed(state0.Length), has1 = TUse1.IsUsed(state1.Length), has2 = TUse2.IsUsed(state2.Length);
         ref float p = ref MemoryMarshal.GetReference(parameter);
         ref float g = ref MemoryMarshal.GetReference(gradient);
         ref float a = ref MemoryMarshal.GetReference(state0);
@@ -115,6 +156,18 @@ internal static class ElementwiseUpdate
             if (has1) v1.StoreUnsafe(ref b, at);
             if (has2) v2.StoreUnsafe(ref c, at);
         }
+        return i;
+    }
+
+    /// <summary>The elements from <paramref name="i"/> on, fewer than a vector.</summary>
+    private static void RunTail<TKernel>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
+        Span<float> state0, Span<float> state1, Span<float> state2, int i)
+        where TKernel : struct, IUpdateKernel
+    {
+        int n = parameter.Length;
+        int width = Vector<float>.Count;
+        bool has0 = state0.Length != 0, has1 = state1.Length != 0, has2 = state2.Length != 0;
+        TKernel k = kernel;
         int rest = n - i;
         if (rest == 0) return;
 

@@ -14,21 +14,35 @@ public sealed class WorkerPoolCollection
 [Collection(WorkerPoolCollection.Name)]
 public class DeterminismAndAllocationTests
 {
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void NarrowGemmComputedTransposedIsBitIdenticalToTheDirectPath(bool accumulate)
+    public static TheoryData<KernelIsa, Transpose, bool> NarrowCases()
     {
-        // C = A·B with 10 columns takes the transposed path; the same columns as part of a 40-column product take the
-        // direct one. Each element's sum must be formed in the same order (k spans two cache blocks).
+        var cases = new TheoryData<KernelIsa, Transpose, bool>();
+        foreach (object[] isa in SupportedIsas())
+            foreach (Transpose transA in new[] { Transpose.None, Transpose.Transposed })
+                foreach (bool accumulate in new[] { false, true })
+                    cases.Add((KernelIsa)isa[0], transA, accumulate);
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(NarrowCases))]
+    public void NarrowGemmIsBitIdenticalToTheSameColumnsOfAWiderProduct(KernelIsa isa, Transpose transA, bool accumulate)
+    {
+        // C = op(A)·B with 10 columns takes the narrow path (or, on the scalar path, the transposed one); the same columns
+        // as part of a 40-column product take the packed one. Each element's sum must be formed in the same order
+        // (k spans two cache blocks).
         const int m = 150, narrow = 10, wide = 40, k = 300;
         float[] a = Random(m * k, 1), wideB = Random(k * wide, 2), start = Random(m * wide, 3);
+        int lda = transA == Transpose.None ? k : m;
         var narrowB = new float[k * narrow];
         for (int p = 0; p < k; p++) Array.Copy(wideB, p * wide, narrowB, p * narrow, narrow);
         float[] wideC = (float[])start.Clone(), narrowC = new float[m * narrow];
         for (int i = 0; i < m; i++) Array.Copy(start, i * wide, narrowC, i * narrow, narrow);
-        Gemm.Multiply(Transpose.None, Transpose.None, m, wide, k, a, k, wideB, wide, wideC, wide, accumulate);
-        Gemm.Multiply(Transpose.None, Transpose.None, m, narrow, k, a, k, narrowB, narrow, narrowC, narrow, accumulate);
+        WithIsa(isa, () =>
+        {
+            Gemm.Multiply(transA, Transpose.None, m, wide, k, a, lda, wideB, wide, wideC, wide, accumulate);
+            Gemm.Multiply(transA, Transpose.None, m, narrow, k, a, lda, narrowB, narrow, narrowC, narrow, accumulate);
+        });
         for (int i = 0; i < m; i++)
             for (int j = 0; j < narrow; j++) Assert.Equal(wideC[i * wide + j], narrowC[i * narrow + j]);
     }
@@ -47,11 +61,13 @@ public class DeterminismAndAllocationTests
         for (int i = 0; i < few * n; i++) Assert.Equal(tallC[i], fewC[i]);
     }
 
-    [Fact]
-    public void GemmIsBitIdenticalRunToRunAndForAnyThreadCount()
+    [Theory]
+    [InlineData(283)]
+    [InlineData(10)]
+    public void GemmIsBitIdenticalRunToRunAndForAnyThreadCount(int n)
     {
-        // Large enough to be split across threads; k spans several cache blocks.
-        const int m = 301, n = 283, k = 600;
+        // Large enough to be split across threads; k spans several cache blocks. 10 columns take the narrow path.
+        const int m = 301, k = 600;
         float[] a = Random(m * k, 1), b = Random(k * n, 2);
         float[] Run(int threads, Transpose transB)
         {

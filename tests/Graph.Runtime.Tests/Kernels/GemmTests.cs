@@ -12,10 +12,15 @@ public class GemmTests
     [
         (1, 1, 1), (1, 17, 3), (17, 1, 129), (1, 129, 300), (129, 1, 17), (3, 3, 3), (17, 129, 3), (129, 17, 33),
         (13, 47, 300), (200, 70, 20), (31, 33, 257), (150, 300, 64),
-        // Narrow products computed transposed (N well below the tile width): one and two k blocks.
+        // Narrow products (N well below the packed tile width): one and two k blocks.
         (64, 10, 300), (300, 5, 257), (150, 9, 20),
         // Few rows (the 6×64 AVX-512 tile): one and two k blocks, edge tiles in both directions.
         (6, 100, 300), (16, 130, 25),
+        // Narrow path (N up to two vectors): around one and two vector widths of every ISA, rows not a multiple of the
+        // 8-row block, k over three blocks.
+        (3, 10, 1), (17, 8, 129), (10, 9, 17), (9, 16, 513), (129, 17, 3), (20, 31, 65), (33, 32, 257),
+        // Matrix-vector outputs left over after whole vectors: one partial vector.
+        (1, 10, 128), (1, 31, 5), (1, 15, 2),
     ];
 
     private static readonly (Transpose A, Transpose B)[] Layouts =
@@ -68,7 +73,7 @@ public class GemmTests
         WithIsa(isa, () =>
         {
             // Includes sizes above the parallel thresholds (GEMM and matrix-vector), so epilogues also run split across threads.
-            foreach (var (m, n, k) in new[] { (1, 40, 300), (40, 1, 300), (37, 70, 300), (129, 129, 17), (5, 6, 0), (200, 300, 40), (1, 700, 400), (700, 1, 400) })
+            foreach (var (m, n, k) in new[] { (1, 40, 300), (40, 1, 300), (37, 70, 300), (129, 129, 17), (5, 6, 0), (200, 300, 40), (1, 700, 400), (700, 1, 400), (37, 10, 300), (700, 10, 400), (701, 30, 300) })
             {
                 float[] a = Random(m * k, 1), b = Random(k * n, 2), c = Random(m * n, 3);
                 float[] start = (float[])c.Clone();
@@ -93,7 +98,7 @@ public class GemmTests
     {
         WithIsa(isa, () =>
         {
-            foreach (var (m, n, k) in new[] { (1, 33, 20), (33, 1, 20), (45, 37, 19) })
+            foreach (var (m, n, k) in new[] { (1, 33, 20), (33, 1, 20), (45, 37, 19), (45, 10, 19), (19, 20, 300) })
             {
                 float[] a = Random(m * k, 4), b = Random(k * n, 5);
                 float[] rowBias = Random(m, 6), colBias = Random(n, 7);

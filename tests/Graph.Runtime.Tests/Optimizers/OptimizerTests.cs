@@ -22,6 +22,7 @@ public class OptimizerTests
         yield return ["adagrad decay wd init", (Func<Optimizer>)(() => new Adagrad(0.1f, learningRateDecay: 0.05f, weightDecay: 0.02f, initialAccumulatorValue: 0.1f, epsilon: 1e-6f)), (Func<IReferenceOptimizer>)(() => new ReferenceAdagrad(0.1f, 0.05f, 0.02f, 0.1f, 1e-6f))];
         yield return ["rmsprop defaults", (Func<Optimizer>)(() => new RmsProp()), (Func<IReferenceOptimizer>)(() => new ReferenceRmsProp(0.01f, 0.99f, 1e-8f, 0, 0, false))];
         yield return ["rmsprop centered momentum wd", (Func<Optimizer>)(() => new RmsProp(0.005f, alpha: 0.9f, epsilon: 1e-6f, weightDecay: 0.01f, momentum: 0.5f, centered: true)), (Func<IReferenceOptimizer>)(() => new ReferenceRmsProp(0.005f, 0.9f, 1e-6f, 0.01f, 0.5f, true))];
+        yield return ["rmsprop centered", (Func<Optimizer>)(() => new RmsProp(0.01f, centered: true)), (Func<IReferenceOptimizer>)(() => new ReferenceRmsProp(0.01f, 0.99f, 1e-8f, 0, 0, true))];
         yield return ["rmsprop momentum", (Func<Optimizer>)(() => new RmsProp(0.01f, momentum: 0.9f)), (Func<IReferenceOptimizer>)(() => new ReferenceRmsProp(0.01f, 0.99f, 1e-8f, 0, 0.9f, false))];
         yield return ["adam defaults", (Func<Optimizer>)(() => new Adam()), (Func<IReferenceOptimizer>)(() => new ReferenceAdam(1e-3f, 0.9f, 0.999f, 1e-8f, 0, false, false))];
         yield return ["adam l2 amsgrad", (Func<Optimizer>)(() => new Adam(0.01f, 0.8f, 0.99f, 1e-6f, weightDecay: 0.1f, amsgrad: true)), (Func<IReferenceOptimizer>)(() => new ReferenceAdam(0.01f, 0.8f, 0.99f, 1e-6f, 0.1f, true, false))];

@@ -910,10 +910,11 @@ internal sealed class ModelWriter
         w.Line("int j = 0;");
         if (vector)
         {
+            // After the 16-wide loop, an 8-wide one takes a remainder of 8-15 (e.g. rows of 10 classes) off the scalar loop.
             w.Open("if (Vector512.IsHardwareAccelerated)");
             WriteVectorLoop(w, k, names, present, reducedRun, "Vector512", 16);
             w.Close();
-            w.Open("else if (Vector256.IsHardwareAccelerated)");
+            w.Open("if (Vector256.IsHardwareAccelerated)");
             WriteVectorLoop(w, k, names, present, reducedRun, "Vector256", 8);
             w.Close();
         }

@@ -823,11 +823,11 @@ internal sealed class MethodEmitter
         St(L.J);
         if (vector)
         {
-            // if (Vector512.IsHardwareAccelerated) {...} else if (Vector256.IsHardwareAccelerated) {...}: the code runs in
-            // this process, so the branch the generated code takes here is known now and only it is emitted (less IL
-            // for the .NET JIT to import; the same instructions run).
+            // if (Vector512.IsHardwareAccelerated) {...} if (Vector256.IsHardwareAccelerated) {...}: the code runs in
+            // this process, so the branches the generated code takes here are known now and only they are emitted (less
+            // IL for the .NET JIT to import; the same instructions run). The 8-wide loop takes a remainder of 8-15.
             if (Vector512.IsHardwareAccelerated) VectorLoop(L, VectorApi.V512);
-            else if (Vector256.IsHardwareAccelerated) VectorLoop(L, VectorApi.V256);
+            if (Vector256.IsHardwareAccelerated) VectorLoop(L, VectorApi.V256);
         }
         // for (; j < len; j++) body
         {
