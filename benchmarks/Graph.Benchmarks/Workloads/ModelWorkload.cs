@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Runtime.InteropServices;
 using Graph.Runtime.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -20,8 +21,13 @@ public enum ModelRun
 /// One model in both frameworks: <paramref name="graphModel"/> creates Graph's compiled model (a generated <c>[Model]</c>
 /// class, or anything else implementing <see cref="ISupervisedModel{TLabel}"/>, e.g. a run-time compiled one) and
 /// <paramref name="torchModel"/> the same network from torch.nn modules. Setup copies Graph's initial parameters into
-/// torch (dense weights transposed: Graph stores [in, out], torch [out, in]), feeds both the same batch and sets up the
+/// torch (dense weights transposed: Graph stores [in, out], torch [out, in]), feeds both the same data and sets up the
 /// same optimizer; both run on all cores (the thread count of <c>compare</c>/the benchmark).
+/// Classifier training steps walk through the bundled MNIST training set batch by batch, as training does: repeating
+/// one batch thousands of times lets the network memorize it until its logit margins make exp() and Adam's moments
+/// subnormal, and subnormal arithmetic (on both sides) then dominates the step. Graph copies each batch into its input
+/// buffers (the span overload of TrainStep); torch reads views of one tensor made at setup. Inference and regression
+/// keep one resident batch.
 /// <see cref="MaxDifference"/> reports the largest difference of the parameters after one training step from the
 /// shared start (training) or of the outputs (inference).
 /// </summary>
@@ -42,6 +48,15 @@ public sealed class ModelWorkload<TLabel>(
     private TLabel[] _labels = [];
     private Tensor? _torchInput, _torchLabels, _torchOutput;
     private double _difference;
+
+    // The MNIST training set in batches (classifier training steps only): next batch to run on each side.
+    private Tensor? _torchAllImages, _torchAllLabels;
+    private Tensor[] _torchImageBatches = [], _torchLabelBatches = [];
+    private float[] _mnistImages = [];
+    private int[] _mnistLabels = [];
+    private int _graphBatch, _torchBatch;
+
+    private static readonly Lazy<Graph.Runtime.Data.Dataset> MnistTrain = new(() => Graph.Runtime.Data.Mnist.Load().Train);
 
     public string Name => name;
     public string Description => description;
@@ -83,6 +98,8 @@ public sealed class ModelWorkload<TLabel>(
         if (_labels is int[] classes) classes.CopyTo(_graph.LabelBuffer(_graph.Inputs[1].Name));
         else ((float[])(object)_labels).CopyTo(_graph.InputBuffer(_graph.Inputs[1].Name));
 
+        if (run == ModelRun.TrainStep && typeof(TLabel) == typeof(int) && _graph.InputSize == 28 * 28) UseMnistBatches(inputShape);
+
         CopyParametersToTorch();
         if (run == ModelRun.TrainStep)
         {
@@ -102,22 +119,55 @@ public sealed class ModelWorkload<TLabel>(
         }
     }
 
+    /// <summary>Switches a classifier's training steps to consecutive batches of the MNIST training set (see the class).</summary>
+    private void UseMnistBatches(long[] inputShape)
+    {
+        var mnist = MnistTrain.Value;
+        int batches = mnist.Count / batch;
+        _mnistImages = mnist.Features;
+        _mnistLabels = mnist.Labels!;
+        long[] allShape = [batches * (long)batch, .. inputShape.Skip(1)];
+        _torchAllImages = torch.tensor(_mnistImages.AsSpan(0, batches * batch * _graph.InputSize).ToArray(), allShape);
+        _torchAllLabels = torch.tensor(_mnistLabels.Take(batches * batch).Select(l => (long)l).ToArray(), [batches * (long)batch]);
+        _torchImageBatches = new Tensor[batches];
+        _torchLabelBatches = new Tensor[batches];
+        for (int b = 0; b < batches; b++)
+        {
+            _torchImageBatches[b] = _torchAllImages.narrow(0, b * (long)batch, batch);
+            _torchLabelBatches[b] = _torchAllLabels.narrow(0, b * (long)batch, batch);
+        }
+    }
+
     public void RunGraph()
     {
-        if (run == ModelRun.TrainStep) _graph.TrainStep(batch);
-        else _graph.Predict(batch, _output);
+        if (run == ModelRun.Inference) _graph.Predict(batch, _output);
+        else if (_torchImageBatches.Length == 0) _graph.TrainStep(batch);
+        else
+        {
+            int b = _graphBatch;
+            _graphBatch = (b + 1) % _torchImageBatches.Length;
+            var labels = MemoryMarshal.Cast<int, TLabel>(_mnistLabels.AsSpan(b * batch, batch));
+            _graph.TrainStep(_mnistImages.AsSpan(b * batch * _graph.InputSize, batch * _graph.InputSize), labels, batch);
+        }
     }
 
     public void RunTorch()
     {
         if (run == ModelRun.TrainStep)
         {
+            Tensor input = _torchInput!, labels = _torchLabels!;
+            if (_torchImageBatches.Length > 0)
+            {
+                input = _torchImageBatches[_torchBatch];
+                labels = _torchLabelBatches[_torchBatch];
+                _torchBatch = (_torchBatch + 1) % _torchImageBatches.Length;
+            }
             using var scope = torch.NewDisposeScope();
             _torchOptimizer!.zero_grad();
-            using var output = _torch.forward(_torchInput!);
+            using var output = _torch.forward(input);
             using var lossValue = loss == TorchLoss.CrossEntropy
-                ? nn.functional.cross_entropy(output, _torchLabels!)
-                : nn.functional.mse_loss(output, _torchLabels!);
+                ? nn.functional.cross_entropy(output, labels)
+                : nn.functional.mse_loss(output, labels);
             lossValue.backward();
             _torchOptimizer.step();
         }
@@ -175,6 +225,10 @@ public sealed class ModelWorkload<TLabel>(
         _torchInput?.Dispose();
         _torchLabels?.Dispose();
         _torchOutput?.Dispose();
+        foreach (var t in _torchImageBatches) t.Dispose();
+        foreach (var t in _torchLabelBatches) t.Dispose();
+        _torchAllImages?.Dispose();
+        _torchAllLabels?.Dispose();
     }
 }
 
