@@ -145,7 +145,8 @@ public static unsafe class Conv2d
             throw new ArgumentException($"Needs {(long)batch * imageLength} floats for {batch} images of {s}, got {length}.", name);
     }
 
-    internal static int ColumnsLength(in Conv2dShape s) => s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial);
+    internal static int ColumnsLength(in Conv2dShape s) =>
+        s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial + Im2Col.ReadSlack(s));
 
     private static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + s.WeightsLength);
 }
@@ -210,7 +211,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
     {
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
         if (s.IsPointwise) columns = image;
-        else Im2Col.Unfold(s, image, columns);
+        else Im2Col.Unfold(s, image, columns, _isa);
         // output[n] (O × P) = weights (O × CKK) · columns (CKK × P)
         var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
             _arguments.Filters, s.PatchLength, columns, s.OutSpatial,
@@ -227,9 +228,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
             _arguments.Filters, s.PatchLength, _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial,
             target, s.OutSpatial, accumulate: false);
         Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _isa, _innerParallel);
-        if (s.IsPointwise) return;
-        new Span<float>(gradImage, s.InputImageLength).Clear();
-        Im2Col.FoldAdd(s, columns, gradImage);
+        if (!s.IsPointwise) Im2Col.Fold(s, columns, gradImage, _isa);
     }
 
     private void BackwardFilterImage(in Conv2dShape s, int n, float* workspace, int part, bool first)
@@ -237,7 +236,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
         float* columns = workspace;
         if (s.IsPointwise) columns = image;
-        else Im2Col.Unfold(s, image, columns);
+        else Im2Col.Unfold(s, image, columns, _isa);
         // Part 0 sums straight into the result; the others into their partial, added afterwards in part order.
         float* target = part == 0 ? _arguments.Filters : workspace + Conv2d.ColumnsLength(s);
         bool accumulate = !first || (part == 0 && _arguments.Accumulate);

@@ -29,6 +29,8 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract float Sum(TVector value);
     /// <summary>Largest lane.</summary>
     static abstract float MaxAcross(TVector value);
+    /// <summary><paramref name="value"/> with the lanes outside [start, end) set to zero (whatever they held, NaN included).</summary>
+    static abstract TVector KeepLanes(TVector value, int start, int end);
 }
 
 /// <summary>512-bit vectors with AVX-512F.</summary>
@@ -45,6 +47,13 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> value) => Vector512.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> value) => Simd256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepLanes(Vector512<float> value, int start, int end)
+    {
+        Vector512<int> lanes = Vector512<int>.Indices;
+        Vector512<int> keep = Vector512.GreaterThanOrEqual(lanes, Vector512.Create(start)) & Vector512.LessThan(lanes, Vector512.Create(end));
+        return value & keep.AsSingle();
+    }
 }
 
 /// <summary>256-bit vectors with AVX2 and FMA.</summary>
@@ -60,6 +69,13 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> value) => Vector256.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepLanes(Vector256<float> value, int start, int end)
+    {
+        Vector256<int> lanes = Vector256<int>.Indices;
+        Vector256<int> keep = Vector256.GreaterThanOrEqual(lanes, Vector256.Create(start)) & Vector256.LessThan(lanes, Vector256.Create(end));
+        return value & keep.AsSingle();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> value)
     {
@@ -81,6 +97,13 @@ internal readonly unsafe struct SimdPortable : ISimd<Vector<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Max(Vector<float> a, Vector<float> b) => Vector.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Exp(Vector<float> value) => Vector.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector<float> value) => Vector.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> KeepLanes(Vector<float> value, int start, int end)
+    {
+        Vector<int> lanes = Vector<int>.Indices;
+        Vector<int> keep = Vector.GreaterThanOrEqual(lanes, new Vector<int>(start)) & Vector.LessThan(lanes, new Vector<int>(end));
+        return value & keep.As<int, float>();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector<float> value)
     {
@@ -104,4 +127,5 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float value) => MathF.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepLanes(float value, int start, int end) => start <= 0 && end > 0 ? value : 0f;
 }
