@@ -148,7 +148,18 @@ public static unsafe class Conv2d
     internal static int ColumnsLength(in Conv2dShape s) =>
         s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial + Im2Col.ReadSlack(s));
 
-    private static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + s.WeightsLength);
+    /// <summary>
+    /// Per thread: the patch matrix, then either a partial filter gradient (<see cref="BackwardFilter"/>) or one
+    /// image's transposed output (<see cref="Forward"/> when <see cref="ForwardTransposed"/>).
+    /// </summary>
+    internal static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + Math.Max(s.WeightsLength, s.IsPointwise ? 0 : s.OutputImageLength));
+
+    /// <summary>
+    /// Whether the forward GEMM runs as outputᵀ = columnsᵀ·weightsᵀ: when its tile grid is at least a tenth smaller,
+    /// e.g. 196 output positions against 128 channels (a 12×32 tile pads 128×196 to 132×224, 196×128 only to 204×128).
+    /// </summary>
+    internal static bool ForwardTransposed(in Conv2dShape s, KernelIsa isa) =>
+        !s.IsPointwise && 10 * Gemm.PaddedTileArea(s.OutSpatial, s.OutChannels, isa) <= 9 * Gemm.PaddedTileArea(s.OutChannels, s.OutSpatial, isa);
 }
 
 internal enum ConvolutionPass { Forward, BackwardInput, BackwardFilter }
@@ -195,7 +206,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
     {
         int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
         Conv2dShape s = _arguments.Shape;
-        float* workspace = _arguments.Workspace + (nint)part * (Conv2d.ColumnsLength(s) + s.WeightsLength);
+        float* workspace = _arguments.Workspace + (nint)part * Conv2d.PerThreadWorkspace(s);
         for (int n = first; n < end; n++)
         {
             switch (_arguments.Pass)
@@ -207,15 +218,31 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         }
     }
 
-    private void ForwardImage(in Conv2dShape s, int n, float* columns)
+    private void ForwardImage(in Conv2dShape s, int n, float* workspace)
     {
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
+        float* columns = workspace;
         if (s.IsPointwise) columns = image;
         else Im2Col.Unfold(s, image, columns, _isa);
+        float* output = _arguments.Result + (nint)n * s.OutputImageLength;
+        if (Conv2d.ForwardTransposed(s, _isa))
+        {
+            // outputᵀ (P × O) = columnsᵀ (P × CKK) · weightsᵀ (CKK × O) into the scratch after the columns, transposed
+            // back and finished channel by channel: the same sums in the same order, on a better-filled tile grid.
+            float* transposed = workspace + Conv2d.ColumnsLength(s);
+            var transposedProblem = new GemmProblem(Transpose.Transposed, Transpose.Transposed, s.OutSpatial, s.OutChannels,
+                s.PatchLength, columns, s.OutSpatial, _arguments.Filters, s.PatchLength, transposed, s.OutChannels, accumulate: false);
+            Gemm.MultiplyUnchecked(transposedProblem, new NoEpilogue(), _isa, _innerParallel);
+            GemmPacking.TransposeBlock(transposed, s.OutChannels, output, s.OutSpatial, s.OutSpatial, s.OutChannels);
+            if (typeof(TEpilogue) == typeof(NoEpilogue)) return;
+            TEpilogue finish = _epilogue;
+            for (int o = 0; o < s.OutChannels; o++)
+                finish.Apply(new Span<float>(output + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+            return;
+        }
         // output[n] (O × P) = weights (O × CKK) · columns (CKK × P)
         var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
-            _arguments.Filters, s.PatchLength, columns, s.OutSpatial,
-            _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, accumulate: false);
+            _arguments.Filters, s.PatchLength, columns, s.OutSpatial, output, s.OutSpatial, accumulate: false);
         Gemm.MultiplyUnchecked(problem, _epilogue, _isa, _innerParallel);
     }
 

@@ -85,6 +85,22 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// The area of the tile grid that <see cref="MultiplyUnchecked"/> computes for an m×n product (m×n plus the
+    /// padding of its edge tiles), for callers that can choose between computing C and Cᵀ.
+    /// </summary>
+    internal static long PaddedTileArea(int m, int n, KernelIsa isa) => isa switch
+    {
+        KernelIsa.Avx512 when PreferWideTile(m, n) => PaddedArea<Avx512WideMicroKernel>(m, n),
+        KernelIsa.Avx512 => PaddedArea<Avx512MicroKernel>(m, n),
+        KernelIsa.Avx2 => PaddedArea<Avx2MicroKernel>(m, n),
+        KernelIsa.Vector => PaddedArea<PortableVectorMicroKernel>(m, n),
+        _ => PaddedArea<ScalarMicroKernel>(m, n),
+    };
+
+    private static long PaddedArea<TKernel>(int m, int n) where TKernel : struct, IMicroKernel =>
+        (long)((m + TKernel.Rows - 1) / TKernel.Rows * TKernel.Rows) * ((n + TKernel.Columns - 1) / TKernel.Columns * TKernel.Columns);
+
+    /// <summary>
     /// Few rows (e.g. a convolution's output channels): the 6×64 tile when it pads at most 80 % of the 12×32 tile's
     /// area. Both form every sum in the same order, so the choice does not change results.
     /// </summary>

@@ -86,7 +86,7 @@ public class Conv2dTests
     public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa)
     {
         foreach (var s in new[] { new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1), new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1),
-                     new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1) })
+                     new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1), new Conv2dShape(3, 7, 7, 32, 3, 3, 1, 1, 1, 1) })
             AllPassesMatchReference(isa, s);
     }
 
@@ -130,6 +130,31 @@ public class Conv2dTests
         {
             int channel = i / s.OutSpatial % s.OutChannels;
             AssertClose(Math.Max(0, expected[i] + bias[channel]), scale[i] + 1, output[i], $"output {i}");
+        }
+    }
+
+    /// <summary>
+    /// Many channels on few output positions run the forward GEMM transposed (outputᵀ = columnsᵀ·weightsᵀ, then
+    /// transposed back and finished per channel): lenet-seed's second layer and a small shape with a partial tile.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 14, 128)]
+    [InlineData(3, 7, 32)]
+    public void TransposedForwardMatchesReferenceWithEpilogue(int channels, int size, int outChannels)
+    {
+        var s = new Conv2dShape(channels, size, size, outChannels, 3, 3, 1, 1, 1, 1);
+        Assert.True(Conv2d.ForwardTransposed(s, KernelIsaSelector.Current), $"{s} should take the transposed path");
+        const int batch = 3;
+        float[] input = Random(batch * s.InputImageLength, 30), weights = Random(s.WeightsLength, 31), bias = Random(outChannels, 32);
+        var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var output = Random(expected.Length, 33);
+
+        Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias));
+
+        for (int i = 0; i < output.Length; i++)
+        {
+            int channel = i / s.OutSpatial % s.OutChannels;
+            AssertClose(Math.Max(0, expected[i] + bias[channel]), scale[i] + 1, output[i], $"{s} output {i}");
         }
     }
 
