@@ -45,6 +45,8 @@ internal static unsafe class Im2Col
                 for (int kx = 0; kx < s.KernelW; kx++)
                 {
                     ValidColumns(s, kx, outWidth, out int first, out int end);
+                    // One vector per row (the usual small image) keeps its mask in a register.
+                    TVector singleMask = TSimd.LaneMask(first, end);
                     for (int oy = 0; oy < outHeight; oy++, destination += outWidth)
                     {
                         int iy = oy * s.StrideH - s.PadH + ky;
@@ -59,7 +61,10 @@ internal static unsafe class Im2Col
                         {
                             float* run = source + ox0;
                             if (run >= image && run + width <= imageEnd)
-                                TSimd.Store(TSimd.KeepLanes(TSimd.Load(run), first - ox0, end - ox0), destination + ox0);
+                            {
+                                TVector mask = outWidth <= width ? singleMask : TSimd.LaneMask(first - ox0, end - ox0);
+                                TSimd.Store(TSimd.Keep(TSimd.Load(run), mask), destination + ox0);
+                            }
                             else
                             {
                                 // The vector would read outside this image: element by element, zero in the padding.
@@ -156,7 +161,7 @@ internal static unsafe class Im2Col
                             int offset = ix0 + s.PadW - kx;
                             int first = -offset, end = Math.Min(outWidth - offset, imageWidth - ix0);
                             if (first >= end) continue;
-                            sum = TSimd.Add(sum, TSimd.KeepLanes(TSimd.Load(patchRow + offset), first, end));
+                            sum = TSimd.Add(sum, TSimd.Keep(TSimd.Load(patchRow + offset), TSimd.LaneMask(first, end)));
                         }
                     }
                     // Lanes past the row spill into the next row or channel, which is written later; only the image's

@@ -29,8 +29,10 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract float Sum(TVector value);
     /// <summary>Largest lane.</summary>
     static abstract float MaxAcross(TVector value);
-    /// <summary><paramref name="value"/> with the lanes outside [start, end) set to zero (whatever they held, NaN included).</summary>
-    static abstract TVector KeepLanes(TVector value, int start, int end);
+    /// <summary>A mask of the lanes in [start, end), for <see cref="Keep"/>.</summary>
+    static abstract TVector LaneMask(int start, int end);
+    /// <summary><paramref name="value"/> with the lanes outside <paramref name="mask"/> set to zero (whatever they held, NaN included).</summary>
+    static abstract TVector Keep(TVector value, TVector mask);
 }
 
 /// <summary>512-bit vectors with AVX-512F.</summary>
@@ -48,12 +50,12 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> value) => Simd256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> KeepLanes(Vector512<float> value, int start, int end)
+    public static Vector512<float> LaneMask(int start, int end)
     {
         Vector512<int> lanes = Vector512<int>.Indices;
-        Vector512<int> keep = Vector512.GreaterThanOrEqual(lanes, Vector512.Create(start)) & Vector512.LessThan(lanes, Vector512.Create(end));
-        return value & keep.AsSingle();
+        return (Vector512.GreaterThanOrEqual(lanes, Vector512.Create(start)) & Vector512.LessThan(lanes, Vector512.Create(end))).AsSingle();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Keep(Vector512<float> value, Vector512<float> mask) => value & mask;
 }
 
 /// <summary>256-bit vectors with AVX2 and FMA.</summary>
@@ -70,12 +72,12 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> value) => Vector256.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> KeepLanes(Vector256<float> value, int start, int end)
+    public static Vector256<float> LaneMask(int start, int end)
     {
         Vector256<int> lanes = Vector256<int>.Indices;
-        Vector256<int> keep = Vector256.GreaterThanOrEqual(lanes, Vector256.Create(start)) & Vector256.LessThan(lanes, Vector256.Create(end));
-        return value & keep.AsSingle();
+        return (Vector256.GreaterThanOrEqual(lanes, Vector256.Create(start)) & Vector256.LessThan(lanes, Vector256.Create(end))).AsSingle();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Keep(Vector256<float> value, Vector256<float> mask) => value & mask;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> value)
     {
@@ -98,12 +100,12 @@ internal readonly unsafe struct SimdPortable : ISimd<Vector<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Exp(Vector<float> value) => Vector.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector<float> value) => Vector.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<float> KeepLanes(Vector<float> value, int start, int end)
+    public static Vector<float> LaneMask(int start, int end)
     {
         Vector<int> lanes = Vector<int>.Indices;
-        Vector<int> keep = Vector.GreaterThanOrEqual(lanes, new Vector<int>(start)) & Vector.LessThan(lanes, new Vector<int>(end));
-        return value & keep.As<int, float>();
+        return (Vector.GreaterThanOrEqual(lanes, new Vector<int>(start)) & Vector.LessThan(lanes, new Vector<int>(end))).As<int, float>();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Keep(Vector<float> value, Vector<float> mask) => value & mask;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector<float> value)
     {
@@ -127,5 +129,7 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float value) => MathF.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float value) => value;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepLanes(float value, int start, int end) => start <= 0 && end > 0 ? value : 0f;
+    // The one lane is kept when the mask is nonzero; the value passes through untouched (no bit tricks on floats).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LaneMask(int start, int end) => start <= 0 && end > 0 ? 1f : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Keep(float value, float mask) => mask != 0f ? value : 0f;
 }
