@@ -149,10 +149,20 @@ public static unsafe class Conv2d
         s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial + Im2Col.ReadSlack(s));
 
     /// <summary>
-    /// Per thread: the patch matrix, then either a partial filter gradient (<see cref="BackwardFilter"/>) or one
-    /// image's transposed output (<see cref="Forward"/> when <see cref="ForwardTransposed"/>).
+    /// Per thread: the patch matrix; then either a partial filter gradient (<see cref="BackwardFilter"/>) or one
+    /// image's transposed output (<see cref="Forward"/> when <see cref="ForwardTransposed"/>); then the weights
+    /// packed for the GEMM (forward and input gradient), shared by the thread's images.
     /// </summary>
-    internal static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + Math.Max(s.WeightsLength, s.IsPointwise ? 0 : s.OutputImageLength));
+    internal static int PerThreadWorkspace(in Conv2dShape s) =>
+        checked((int)(ColumnsLength(s) + SecondRegionLength(s) + PackedWeightsLength(s)));
+
+    internal static int SecondRegionLength(in Conv2dShape s) => Math.Max(s.WeightsLength, s.IsPointwise ? 0 : s.OutputImageLength);
+
+    /// <summary>The largest packed weights operand of the forward (either orientation) and input-gradient products.</summary>
+    private static long PackedWeightsLength(in Conv2dShape s) => Math.Max(
+        Math.Max(Gemm.PackedLength(s.OutChannels, s.OutSpatial, s.PatchLength, operandA: true),
+            Gemm.PackedLength(s.OutSpatial, s.OutChannels, s.PatchLength, operandA: false)),
+        Gemm.PackedLength(s.PatchLength, s.OutSpatial, s.OutChannels, operandA: true));
 
     /// <summary>
     /// Whether the forward GEMM runs as outputᵀ = columnsᵀ·weightsᵀ: when its tile grid is at least a tenth smaller,
@@ -207,18 +217,42 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
         Conv2dShape s = _arguments.Shape;
         float* workspace = _arguments.Workspace + (nint)part * Conv2d.PerThreadWorkspace(s);
+        float* packedWeights = null;
+        if (end - first >= 2 && _arguments.Pass != ConvolutionPass.BackwardFilter)
+        {
+            // Every image's product has the same weights operand: pack it once for this part's images.
+            packedWeights = workspace + Conv2d.ColumnsLength(s) + Conv2d.SecondRegionLength(s);
+            bool transposed = _arguments.Pass == ConvolutionPass.Forward && Conv2d.ForwardTransposed(s, _isa);
+            GemmProblem problem = _arguments.Pass == ConvolutionPass.Forward ? ForwardProblem(s, null, null, transposed) : BackwardInputProblem(s, null, null);
+            Gemm.Prepack(problem, _isa, operandA: !transposed, packedWeights);
+        }
         for (int n = first; n < end; n++)
         {
             switch (_arguments.Pass)
             {
-                case ConvolutionPass.Forward: ForwardImage(s, n, workspace); break;
-                case ConvolutionPass.BackwardInput: BackwardInputImage(s, n, workspace); break;
+                case ConvolutionPass.Forward: ForwardImage(s, n, workspace, packedWeights); break;
+                case ConvolutionPass.BackwardInput: BackwardInputImage(s, n, workspace, packedWeights); break;
                 default: BackwardFilterImage(s, n, workspace, part, first: n == first); break;
             }
         }
     }
 
-    private void ForwardImage(in Conv2dShape s, int n, float* workspace)
+    /// <summary>
+    /// The forward product of one image: output (O × P) = weights (O × CKK) · columns (CKK × P), or transposed,
+    /// outputᵀ (P × O) = columnsᵀ (P × CKK) · weightsᵀ (CKK × O).
+    /// </summary>
+    private GemmProblem ForwardProblem(in Conv2dShape s, float* columns, float* target, bool transposed) => transposed
+        ? new GemmProblem(Transpose.Transposed, Transpose.Transposed, s.OutSpatial, s.OutChannels, s.PatchLength,
+            columns, s.OutSpatial, _arguments.Filters, s.PatchLength, target, s.OutChannels, accumulate: false)
+        : new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
+            _arguments.Filters, s.PatchLength, columns, s.OutSpatial, target, s.OutSpatial, accumulate: false);
+
+    /// <summary>The input-gradient product of one image: columns (CKK × P) = weightsᵀ (CKK × O) · gradOutput[n] (O × P).</summary>
+    private GemmProblem BackwardInputProblem(in Conv2dShape s, float* gradOutput, float* target) =>
+        new(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
+            _arguments.Filters, s.PatchLength, gradOutput, s.OutSpatial, target, s.OutSpatial, accumulate: false);
+
+    private void ForwardImage(in Conv2dShape s, int n, float* workspace, float* packedWeights)
     {
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
         float* columns = workspace;
@@ -227,11 +261,10 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         float* output = _arguments.Result + (nint)n * s.OutputImageLength;
         if (Conv2d.ForwardTransposed(s, _isa))
         {
-            // outputᵀ (P × O) = columnsᵀ (P × CKK) · weightsᵀ (CKK × O) into the scratch after the columns, transposed
-            // back and finished channel by channel: the same sums in the same order, on a better-filled tile grid.
+            // outputᵀ into the scratch after the columns, transposed back and finished channel by channel: the same
+            // sums in the same order, on a better-filled tile grid.
             float* transposed = workspace + Conv2d.ColumnsLength(s);
-            var transposedProblem = new GemmProblem(Transpose.Transposed, Transpose.Transposed, s.OutSpatial, s.OutChannels,
-                s.PatchLength, columns, s.OutSpatial, _arguments.Filters, s.PatchLength, transposed, s.OutChannels, accumulate: false);
+            var transposedProblem = ForwardProblem(s, columns, transposed, transposed: true) with { PackedB = packedWeights };
             Gemm.MultiplyUnchecked(transposedProblem, new NoEpilogue(), _isa, _innerParallel);
             GemmPacking.TransposeBlock(transposed, s.OutChannels, output, s.OutSpatial, s.OutSpatial, s.OutChannels);
             if (typeof(TEpilogue) == typeof(NoEpilogue)) return;
@@ -240,20 +273,16 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
                 finish.Apply(new Span<float>(output + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
             return;
         }
-        // output[n] (O × P) = weights (O × CKK) · columns (CKK × P)
-        var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
-            _arguments.Filters, s.PatchLength, columns, s.OutSpatial, output, s.OutSpatial, accumulate: false);
+        var problem = ForwardProblem(s, columns, output, transposed: false) with { PackedA = packedWeights };
         Gemm.MultiplyUnchecked(problem, _epilogue, _isa, _innerParallel);
     }
 
-    private void BackwardInputImage(in Conv2dShape s, int n, float* columns)
+    private void BackwardInputImage(in Conv2dShape s, int n, float* columns, float* packedWeights)
     {
         float* gradImage = _arguments.Image + (nint)n * s.InputImageLength;
-        // columns (CKK × P) = weightsᵀ (CKK × O) · gradOutput[n] (O × P); pointwise writes the image directly.
+        // Pointwise writes the image directly.
         float* target = s.IsPointwise ? gradImage : columns;
-        var problem = new GemmProblem(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
-            _arguments.Filters, s.PatchLength, _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial,
-            target, s.OutSpatial, accumulate: false);
+        var problem = BackwardInputProblem(s, _arguments.Result + (nint)n * s.OutputImageLength, target) with { PackedA = packedWeights };
         Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _isa, _innerParallel);
         if (!s.IsPointwise) Im2Col.Fold(s, columns, gradImage, _isa);
     }
