@@ -154,9 +154,10 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
                                 TKernel.Run(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
                             else
                             {
-                                // Edge tile: compute the padded tile (its left half when that holds every valid
-                                // column) aside, then write only the valid part.
-                                if (TKernel.HasLeftHalf && 2 * cols <= nr) TKernel.RunLeftHalf(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                // Edge tile: compute the padded tile (its top or left half when that holds every
+                                // valid row or column) aside, then write only the valid part.
+                                if (TKernel.HasHalves && 2 * rows <= mr) TKernel.RunTopHalf(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                else if (TKernel.HasHalves && 2 * cols <= nr) TKernel.RunLeftHalf(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
                                 else TKernel.Run(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
                                 MergeEdgeTile(edgeTile, nr, cTile, p.Ldc, rows, cols, addToC);
                             }
