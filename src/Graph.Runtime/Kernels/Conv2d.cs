@@ -165,11 +165,17 @@ public static unsafe class Conv2d
         Gemm.PackedLength(s.PatchLength, s.OutSpatial, s.OutChannels, operandA: true));
 
     /// <summary>
-    /// Whether the forward GEMM runs as outputᵀ = columnsᵀ·weightsᵀ: when its tile grid is at least a tenth smaller,
-    /// e.g. 196 output positions against 128 channels (a 12×32 tile pads 128×196 to 132×224, 196×128 only to 204×128).
+    /// Whether the forward GEMM runs as outputᵀ = columnsᵀ·weightsᵀ: when the multiply-adds its smaller tile grid
+    /// saves (padded area difference × PatchLength, 32 per cycle) outweigh transposing the output back (about half a
+    /// cycle per value), e.g. 196 output positions against 128 channels over 576 values (a 12×32 tile pads 128×196 to
+    /// 132×224, 196×128 only to 204×128), but not a 9-value patch, whose products cost less than the transpose.
     /// </summary>
-    internal static bool ForwardTransposed(in Conv2dShape s, KernelIsa isa) =>
-        !s.IsPointwise && 10 * Gemm.PaddedTileArea(s.OutSpatial, s.OutChannels, isa) <= 9 * Gemm.PaddedTileArea(s.OutChannels, s.OutSpatial, isa);
+    internal static bool ForwardTransposed(in Conv2dShape s, KernelIsa isa)
+    {
+        if (s.IsPointwise) return false;
+        long saved = Gemm.PaddedTileArea(s.OutChannels, s.OutSpatial, isa) - Gemm.PaddedTileArea(s.OutSpatial, s.OutChannels, isa);
+        return saved > 0 && saved * s.PatchLength >= 16L * s.OutputImageLength;
+    }
 }
 
 internal enum ConvolutionPass { Forward, BackwardInput, BackwardFilter }
