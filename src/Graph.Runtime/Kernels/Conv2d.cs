@@ -145,9 +145,37 @@ public static unsafe class Conv2d
             throw new ArgumentException($"Needs {(long)batch * imageLength} floats for {batch} images of {s}, got {length}.", name);
     }
 
-    internal static int ColumnsLength(in Conv2dShape s) => s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial);
+    internal static int ColumnsLength(in Conv2dShape s) =>
+        s.IsPointwise ? 0 : checked(s.PatchLength * s.OutSpatial + Im2Col.ReadSlack(s));
 
-    private static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + s.WeightsLength);
+    /// <summary>
+    /// Per thread: the patch matrix; then either a partial filter gradient (<see cref="BackwardFilter"/>) or one
+    /// image's transposed output (<see cref="Forward"/> when <see cref="ForwardTransposed"/>); then the weights
+    /// packed for the GEMM (forward and input gradient), shared by the thread's images.
+    /// </summary>
+    internal static int PerThreadWorkspace(in Conv2dShape s) =>
+        checked((int)(ColumnsLength(s) + SecondRegionLength(s) + PackedWeightsLength(s)));
+
+    internal static int SecondRegionLength(in Conv2dShape s) => Math.Max(s.WeightsLength, s.IsPointwise ? 0 : s.OutputImageLength);
+
+    /// <summary>The largest packed weights operand of the forward (either orientation) and input-gradient products.</summary>
+    private static long PackedWeightsLength(in Conv2dShape s) => Math.Max(
+        Math.Max(Gemm.PackedLength(s.OutChannels, s.OutSpatial, s.PatchLength, operandA: true),
+            Gemm.PackedLength(s.OutSpatial, s.OutChannels, s.PatchLength, operandA: false)),
+        Gemm.PackedLength(s.PatchLength, s.OutSpatial, s.OutChannels, operandA: true));
+
+    /// <summary>
+    /// Whether the forward GEMM runs as outputᵀ = columnsᵀ·weightsᵀ: when the multiply-adds its smaller tile grid
+    /// saves (padded area difference × PatchLength, 32 per cycle) outweigh transposing the output back (about half a
+    /// cycle per value), e.g. 196 output positions against 128 channels over 576 values (a 12×32 tile pads 128×196 to
+    /// 132×224, 196×128 only to 204×128), but not a 9-value patch, whose products cost less than the transpose.
+    /// </summary>
+    internal static bool ForwardTransposed(in Conv2dShape s, KernelIsa isa)
+    {
+        if (s.IsPointwise) return false;
+        long saved = Gemm.PaddedTileArea(s.OutChannels, s.OutSpatial, isa) - Gemm.PaddedTileArea(s.OutSpatial, s.OutChannels, isa);
+        return saved > 0 && saved * s.PatchLength >= 16L * s.OutputImageLength;
+    }
 }
 
 internal enum ConvolutionPass { Forward, BackwardInput, BackwardFilter }
@@ -194,42 +222,75 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
     {
         int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
         Conv2dShape s = _arguments.Shape;
-        float* workspace = _arguments.Workspace + (nint)part * (Conv2d.ColumnsLength(s) + s.WeightsLength);
+        float* workspace = _arguments.Workspace + (nint)part * Conv2d.PerThreadWorkspace(s);
+        float* packedWeights = null;
+        if (end - first >= 2 && _arguments.Pass != ConvolutionPass.BackwardFilter)
+        {
+            // Every image's product has the same weights operand: pack it once for this part's images.
+            packedWeights = workspace + Conv2d.ColumnsLength(s) + Conv2d.SecondRegionLength(s);
+            bool transposed = _arguments.Pass == ConvolutionPass.Forward && Conv2d.ForwardTransposed(s, _isa);
+            GemmProblem problem = _arguments.Pass == ConvolutionPass.Forward ? ForwardProblem(s, null, null, transposed) : BackwardInputProblem(s, null, null);
+            Gemm.Prepack(problem, _isa, operandA: !transposed, packedWeights);
+        }
         for (int n = first; n < end; n++)
         {
             switch (_arguments.Pass)
             {
-                case ConvolutionPass.Forward: ForwardImage(s, n, workspace); break;
-                case ConvolutionPass.BackwardInput: BackwardInputImage(s, n, workspace); break;
+                case ConvolutionPass.Forward: ForwardImage(s, n, workspace, packedWeights); break;
+                case ConvolutionPass.BackwardInput: BackwardInputImage(s, n, workspace, packedWeights); break;
                 default: BackwardFilterImage(s, n, workspace, part, first: n == first); break;
             }
         }
     }
 
-    private void ForwardImage(in Conv2dShape s, int n, float* columns)
+    /// <summary>
+    /// The forward product of one image: output (O × P) = weights (O × CKK) · columns (CKK × P), or transposed,
+    /// outputᵀ (P × O) = columnsᵀ (P × CKK) · weightsᵀ (CKK × O).
+    /// </summary>
+    private GemmProblem ForwardProblem(in Conv2dShape s, float* columns, float* target, bool transposed) => transposed
+        ? new GemmProblem(Transpose.Transposed, Transpose.Transposed, s.OutSpatial, s.OutChannels, s.PatchLength,
+            columns, s.OutSpatial, _arguments.Filters, s.PatchLength, target, s.OutChannels, accumulate: false)
+        : new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
+            _arguments.Filters, s.PatchLength, columns, s.OutSpatial, target, s.OutSpatial, accumulate: false);
+
+    /// <summary>The input-gradient product of one image: columns (CKK × P) = weightsᵀ (CKK × O) · gradOutput[n] (O × P).</summary>
+    private GemmProblem BackwardInputProblem(in Conv2dShape s, float* gradOutput, float* target) =>
+        new(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
+            _arguments.Filters, s.PatchLength, gradOutput, s.OutSpatial, target, s.OutSpatial, accumulate: false);
+
+    private void ForwardImage(in Conv2dShape s, int n, float* workspace, float* packedWeights)
     {
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
+        float* columns = workspace;
         if (s.IsPointwise) columns = image;
-        else Im2Col.Unfold(s, image, columns);
-        // output[n] (O × P) = weights (O × CKK) · columns (CKK × P)
-        var problem = new GemmProblem(Transpose.None, Transpose.None, s.OutChannels, s.OutSpatial, s.PatchLength,
-            _arguments.Filters, s.PatchLength, columns, s.OutSpatial,
-            _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial, accumulate: false);
+        else Im2Col.Unfold(s, image, columns, _isa);
+        float* output = _arguments.Result + (nint)n * s.OutputImageLength;
+        if (Conv2d.ForwardTransposed(s, _isa))
+        {
+            // outputᵀ into the scratch after the columns, transposed back and finished channel by channel: the same
+            // sums in the same order, on a better-filled tile grid.
+            float* transposed = workspace + Conv2d.ColumnsLength(s);
+            var transposedProblem = ForwardProblem(s, columns, transposed, transposed: true) with { PackedB = packedWeights };
+            Gemm.MultiplyUnchecked(transposedProblem, new NoEpilogue(), _isa, _innerParallel);
+            GemmPacking.TransposeBlock(transposed, s.OutChannels, output, s.OutSpatial, s.OutSpatial, s.OutChannels);
+            if (typeof(TEpilogue) == typeof(NoEpilogue)) return;
+            TEpilogue finish = _epilogue;
+            for (int o = 0; o < s.OutChannels; o++)
+                finish.Apply(new Span<float>(output + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+            return;
+        }
+        var problem = ForwardProblem(s, columns, output, transposed: false) with { PackedA = packedWeights };
         Gemm.MultiplyUnchecked(problem, _epilogue, _isa, _innerParallel);
     }
 
-    private void BackwardInputImage(in Conv2dShape s, int n, float* columns)
+    private void BackwardInputImage(in Conv2dShape s, int n, float* columns, float* packedWeights)
     {
         float* gradImage = _arguments.Image + (nint)n * s.InputImageLength;
-        // columns (CKK × P) = weightsᵀ (CKK × O) · gradOutput[n] (O × P); pointwise writes the image directly.
+        // Pointwise writes the image directly.
         float* target = s.IsPointwise ? gradImage : columns;
-        var problem = new GemmProblem(Transpose.Transposed, Transpose.None, s.PatchLength, s.OutSpatial, s.OutChannels,
-            _arguments.Filters, s.PatchLength, _arguments.Result + (nint)n * s.OutputImageLength, s.OutSpatial,
-            target, s.OutSpatial, accumulate: false);
+        var problem = BackwardInputProblem(s, _arguments.Result + (nint)n * s.OutputImageLength, target) with { PackedA = packedWeights };
         Gemm.MultiplyUnchecked(problem, new NoEpilogue(), _isa, _innerParallel);
-        if (s.IsPointwise) return;
-        new Span<float>(gradImage, s.InputImageLength).Clear();
-        Im2Col.FoldAdd(s, columns, gradImage);
+        if (!s.IsPointwise) Im2Col.Fold(s, columns, gradImage, _isa);
     }
 
     private void BackwardFilterImage(in Conv2dShape s, int n, float* workspace, int part, bool first)
@@ -237,7 +298,7 @@ internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpil
         float* image = _arguments.Image + (nint)n * s.InputImageLength;
         float* columns = workspace;
         if (s.IsPointwise) columns = image;
-        else Im2Col.Unfold(s, image, columns);
+        else Im2Col.Unfold(s, image, columns, _isa);
         // Part 0 sums straight into the result; the others into their partial, added afterwards in part order.
         float* target = part == 0 ? _arguments.Filters : workspace + Conv2d.ColumnsLength(s);
         bool accumulate = !first || (part == 0 && _arguments.Accumulate);

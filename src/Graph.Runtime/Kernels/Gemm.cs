@@ -118,6 +118,47 @@ public static unsafe class Gemm
     };
 
     /// <summary>
+    /// Floats that <see cref="Prepack"/> writes for op(A) (<paramref name="operandA"/>) or op(B) of an m×n×k product
+    /// with any kernel: at most 12 rows or 64 columns of padding per k step.
+    /// </summary>
+    internal static long PackedLength(int m, int n, int k, bool operandA) => (long)k * (operandA ? m + 12 : n + 64);
+
+    /// <summary>
+    /// Packs op(A) (<paramref name="operandA"/>) or op(B) of <paramref name="problem"/> whole, in the layout the
+    /// micro-kernel that <see cref="MultiplyUnchecked"/> picks for this shape and <paramref name="isa"/> streams
+    /// through, into <paramref name="packed"/> (<see cref="PackedLength"/> floats); pass it on as
+    /// <see cref="GemmProblem.PackedA"/> or <see cref="GemmProblem.PackedB"/> of products of the same shape.
+    /// </summary>
+    internal static void Prepack(in GemmProblem problem, KernelIsa isa, bool operandA, float* packed)
+    {
+        switch (isa)
+        {
+            case KernelIsa.Avx512 when PreferWideTile(problem.M, problem.N):
+                GemmDriver<Avx512WideMicroKernel, NoEpilogue>.PackWhole(problem, GemmBlocking.Avx512Wide, operandA, packed); break;
+            case KernelIsa.Avx512: GemmDriver<Avx512MicroKernel, NoEpilogue>.PackWhole(problem, GemmBlocking.Avx512, operandA, packed); break;
+            case KernelIsa.Avx2: GemmDriver<Avx2MicroKernel, NoEpilogue>.PackWhole(problem, GemmBlocking.Avx2, operandA, packed); break;
+            case KernelIsa.Vector: GemmDriver<PortableVectorMicroKernel, NoEpilogue>.PackWhole(problem, GemmBlocking.Portable, operandA, packed); break;
+            default: GemmDriver<ScalarMicroKernel, NoEpilogue>.PackWhole(problem, GemmBlocking.Scalar, operandA, packed); break;
+        }
+    }
+
+    /// <summary>
+    /// The area of the tile grid that <see cref="MultiplyUnchecked"/> computes for an m×n product (m×n plus the
+    /// padding of its edge tiles), for callers that can choose between computing C and Cᵀ.
+    /// </summary>
+    internal static long PaddedTileArea(int m, int n, KernelIsa isa) => isa switch
+    {
+        KernelIsa.Avx512 when PreferWideTile(m, n) => PaddedArea<Avx512WideMicroKernel>(m, n),
+        KernelIsa.Avx512 => PaddedArea<Avx512MicroKernel>(m, n),
+        KernelIsa.Avx2 => PaddedArea<Avx2MicroKernel>(m, n),
+        KernelIsa.Vector => PaddedArea<PortableVectorMicroKernel>(m, n),
+        _ => PaddedArea<ScalarMicroKernel>(m, n),
+    };
+
+    private static long PaddedArea<TKernel>(int m, int n) where TKernel : struct, IMicroKernel =>
+        (long)((m + TKernel.Rows - 1) / TKernel.Rows * TKernel.Rows) * ((n + TKernel.Columns - 1) / TKernel.Columns * TKernel.Columns);
+
+    /// <summary>
     /// Few rows (e.g. a convolution's output channels): the 6×64 tile when it pads at most 80 % of the 12×32 tile's
     /// area. Both form every sum in the same order, so the choice does not change results.
     /// </summary>
@@ -182,4 +223,14 @@ internal readonly unsafe struct GemmProblem(Transpose transA, Transpose transB, 
     public readonly float* A = a, B = b, C = c;
     public readonly nint Lda = lda, Ldb = ldb, Ldc = ldc;
     public readonly bool Accumulate = accumulate;
+
+    /// <summary>
+    /// Optional: op(A) already packed by <see cref="Gemm.Prepack"/> for this problem's shape and instruction set, so
+    /// that products sharing an operand (a convolution's weights, image after image) pack it once. Paths that do not
+    /// use packed panels read <see cref="A"/> as usual.
+    /// </summary>
+    public float* PackedA { get; init; }
+
+    /// <summary>Optional: op(B) already packed by <see cref="Gemm.Prepack"/> (see <see cref="PackedA"/>).</summary>
+    public float* PackedB { get; init; }
 }

@@ -54,6 +54,24 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
         finally { job.Clear(); }
     }
 
+    /// <summary>
+    /// Packs op(A) or op(B) whole for <see cref="GemmProblem.PackedA"/>/<see cref="GemmProblem.PackedB"/>: k block by
+    /// k block, each as <see cref="Compute"/> would pack all its rows (columns), so that the block of rows from ic (a
+    /// multiple of MR) at k offset pc starts at RoundUp(M, MR)·pc + ic·kc.
+    /// </summary>
+    public static void PackWhole(in GemmProblem p, GemmBlocking blocking, bool operandA, float* packed)
+    {
+        int width = operandA ? TKernel.Rows : TKernel.Columns;
+        int length = operandA ? p.M : p.N;
+        for (int pc = 0; pc < p.K; pc += blocking.Kc)
+        {
+            int kc = Math.Min(blocking.Kc, p.K - pc);
+            float* block = packed + (nint)RoundUp(length, width) * pc;
+            if (operandA) GemmPacking.PackA(width, p.TransA, p.A, p.Lda, 0, p.M, pc, kc, block);
+            else GemmPacking.PackB(width, p.TransB, p.B, p.Ldb, pc, kc, 0, p.N, block);
+        }
+    }
+
     /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(in GemmProblem p, in TEpilogue epilogue, GemmBlocking blocking,
@@ -77,26 +95,33 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
                 int kc = Math.Min(blocking.Kc, p.K - pc);
                 bool addToC = pc > 0 || p.Accumulate;
                 bool finished = pc + kc == p.K;
-                GemmPacking.PackB(nr, p.TransB, p.B, p.Ldb, pc, kc, jc, nc, packedB);
+                float* bBlock = packedB;
+                if (p.PackedB != null) bBlock = p.PackedB + (nint)RoundUp(p.N, nr) * pc + (nint)jc * kc;
+                else GemmPacking.PackB(nr, p.TransB, p.B, p.Ldb, pc, kc, jc, nc, packedB);
                 for (int ic = rowStart; ic < rowEnd; ic += blocking.Mc)
                 {
                     int mc = Math.Min(blocking.Mc, rowEnd - ic);
-                    GemmPacking.PackA(mr, p.TransA, p.A, p.Lda, ic, mc, pc, kc, packedA);
+                    float* aBlock = packedA;
+                    if (p.PackedA != null) aBlock = p.PackedA + (nint)RoundUp(p.M, mr) * pc + (nint)ic * kc;
+                    else GemmPacking.PackA(mr, p.TransA, p.A, p.Lda, ic, mc, pc, kc, packedA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
-                        float* bPanel = packedB + jr * kc;
+                        float* bPanel = bBlock + jr * kc;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int rows = Math.Min(mr, mc - ir);
-                            float* aPanel = packedA + ir * kc;
+                            float* aPanel = aBlock + ir * kc;
                             float* cTile = p.C + (ic + ir) * p.Ldc + jc + jr;
                             if (rows == mr && cols == nr)
                                 TKernel.Run(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
                             else
                             {
-                                // Edge tile: compute the whole padded tile aside, then write only the valid part.
-                                TKernel.Run(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                // Edge tile: compute the padded tile (its top or left half when that holds every
+                                // valid row or column) aside, then write only the valid part.
+                                if (TKernel.HasHalves && 2 * rows <= mr) TKernel.RunTopHalf(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                else if (TKernel.HasHalves && 2 * cols <= nr) TKernel.RunLeftHalf(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
+                                else TKernel.Run(kc, aPanel, bPanel, edgeTile, nr, addToC: false);
                                 MergeEdgeTile(edgeTile, nr, cTile, p.Ldc, rows, cols, addToC);
                             }
                             if (finished)

@@ -23,6 +23,26 @@ internal unsafe interface IMicroKernel
     /// <c>c[r·ldc + j] = tile</c>, or <c>c[r·ldc + j] += tile</c> when <paramref name="addToC"/>.
     /// </summary>
     static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC);
+
+    /// <summary>
+    /// Whether <see cref="RunLeftHalf"/> and <see cref="RunTopHalf"/> exist: an edge tile with at most
+    /// <see cref="Columns"/>/2 valid columns or <see cref="Rows"/>/2 valid rows then costs half a tile.
+    /// </summary>
+    static virtual bool HasHalves => false;
+
+    /// <summary>
+    /// <see cref="Run"/> for the left <see cref="Columns"/>/2 columns only (b keeps its full panel stride), each sum
+    /// formed in the same order as by <see cref="Run"/>.
+    /// </summary>
+    static virtual void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC) =>
+        throw new System.NotSupportedException();
+
+    /// <summary>
+    /// <see cref="Run"/> for the top <see cref="Rows"/>/2 rows only (a keeps its full panel stride), each sum formed
+    /// in the same order as by <see cref="Run"/>.
+    /// </summary>
+    static virtual void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC) =>
+        throw new System.NotSupportedException();
 }
 
 /// <summary>12×32 tile: 24 zmm accumulators, two B vectors and a broadcast A value in the 32 zmm registers.</summary>
@@ -112,6 +132,80 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
         Store(c, c10_0, addToC); Store(c + 1 * 16, c10_1, addToC);
         c += ldc;
         Store(c, c11_0, addToC); Store(c + 1 * 16, c11_1, addToC);
+    }
+
+    public static bool HasHalves => true;
+
+    /// <summary>6×32: the top half of the tile, for an edge panel of at most 6 rows (12 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default;
+        Vector512<float> c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> a0 = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(a0, b1, c0_1);
+            Vector512<float> a1 = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(a1, b1, c1_1);
+            Vector512<float> a2 = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(a2, b1, c2_1);
+            Vector512<float> a3 = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(a3, b1, c3_1);
+            Vector512<float> a4 = Vector512.Create(a[4]);
+            c4_0 = Avx512F.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = Avx512F.FusedMultiplyAdd(a4, b1, c4_1);
+            Vector512<float> a5 = Vector512.Create(a[5]);
+            c5_0 = Avx512F.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = Avx512F.FusedMultiplyAdd(a5, b1, c5_1);
+            a += Rows;
+            b += Columns;
+        }
+        Store(c, c0_0, addToC); Store(c + 16, c0_1, addToC);
+        c += ldc;
+        Store(c, c1_0, addToC); Store(c + 16, c1_1, addToC);
+        c += ldc;
+        Store(c, c2_0, addToC); Store(c + 16, c2_1, addToC);
+        c += ldc;
+        Store(c, c3_0, addToC); Store(c + 16, c3_1, addToC);
+        c += ldc;
+        Store(c, c4_0, addToC); Store(c + 16, c4_1, addToC);
+        c += ldc;
+        Store(c, c5_0, addToC); Store(c + 16, c5_1, addToC);
+    }
+
+    /// <summary>12×16: the left half of the tile, for an edge panel of at most 16 columns (12 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b0, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b0, c9);
+            c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
+            a += Rows;
+            b += Columns;
+        }
+        Store(c, c0, addToC); Store(c + ldc, c1, addToC); Store(c + 2 * ldc, c2, addToC); Store(c + 3 * ldc, c3, addToC);
+        Store(c + 4 * ldc, c4, addToC); Store(c + 5 * ldc, c5, addToC); Store(c + 6 * ldc, c6, addToC); Store(c + 7 * ldc, c7, addToC);
+        Store(c + 8 * ldc, c8, addToC); Store(c + 9 * ldc, c9, addToC); Store(c + 10 * ldc, c10, addToC); Store(c + 11 * ldc, c11, addToC);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

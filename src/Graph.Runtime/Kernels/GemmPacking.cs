@@ -16,27 +16,19 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(int mr, Transpose transA, float* a, nint lda, int row0, int rows, int k0, int kc, float* packed)
     {
+        // A[i, p] = a[p·lda + i]: each k step is already a contiguous run of rows.
+        if (transA == Transpose.Transposed)
+        {
+            PackRuns(a, lda, k0, kc, row0, rows, mr, packed);
+            return;
+        }
         for (int panelRow = 0; panelRow < rows; panelRow += mr)
         {
             int panelRows = Math.Min(mr, rows - panelRow);
             float* destination = packed + (nint)panelRow * kc;
-            if (transA == Transpose.None)
-            {
-                // A[i, p] = a[i·lda + p]: a transpose of the panel's rows into k-major order.
-                TransposeBlock(a + (row0 + panelRow) * lda + k0, lda, destination, mr, panelRows, kc);
-                ZeroTail(destination, mr, panelRows, kc);
-            }
-            else
-            {
-                // A[i, p] = a[p·lda + i]: each k step is already a contiguous run of rows.
-                for (int p = 0; p < kc; p++)
-                {
-                    float* source = a + (k0 + p) * lda + row0 + panelRow;
-                    float* step = destination + p * mr;
-                    new ReadOnlySpan<float>(source, panelRows).CopyTo(new Span<float>(step, panelRows));
-                    if (panelRows < mr) new Span<float>(step + panelRows, mr - panelRows).Clear();
-                }
-            }
+            // A[i, p] = a[i·lda + p]: a transpose of the panel's rows into k-major order.
+            TransposeBlock(a + (row0 + panelRow) * lda + k0, lda, destination, mr, panelRows, kc);
+            ZeroTail(destination, mr, panelRows, kc);
         }
     }
 
@@ -44,37 +36,47 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(int nr, Transpose transB, float* b, nint ldb, int k0, int kc, int col0, int cols, float* packed)
     {
+        // B[p, j] = b[p·ldb + j]: each k step is a contiguous run of columns.
+        if (transB == Transpose.None)
+        {
+            PackRuns(b, ldb, k0, kc, col0, cols, nr, packed);
+            return;
+        }
         for (int panelCol = 0; panelCol < cols; panelCol += nr)
         {
             int panelCols = Math.Min(nr, cols - panelCol);
             float* destination = packed + (nint)panelCol * kc;
-            if (transB == Transpose.None)
-            {
-                // B[p, j] = b[p·ldb + j]: each k step is a contiguous run of columns.
-                for (int p = 0; p < kc; p++)
-                {
-                    float* source = b + (k0 + p) * ldb + col0 + panelCol;
-                    float* step = destination + p * nr;
-                    if (panelCols == nr) CopyFullStep(source, step, nr);
-                    else
-                    {
-                        new ReadOnlySpan<float>(source, panelCols).CopyTo(new Span<float>(step, panelCols));
-                        new Span<float>(step + panelCols, nr - panelCols).Clear();
-                    }
-                }
-            }
-            else
-            {
-                // B[p, j] = b[j·ldb + p]: a transpose of the panel's stored rows into k-major order.
-                TransposeBlock(b + (col0 + panelCol) * ldb + k0, ldb, destination, nr, panelCols, kc);
-                ZeroTail(destination, nr, panelCols, kc);
-            }
+            // B[p, j] = b[j·ldb + p]: a transpose of the panel's stored rows into k-major order.
+            TransposeBlock(b + (col0 + panelCol) * ldb + k0, ldb, destination, nr, panelCols, kc);
+            ZeroTail(destination, nr, panelCols, kc);
+        }
+    }
+
+    /// <summary>
+    /// Packs an operand whose k steps are contiguous runs (A transposed, B not): step p's values
+    /// <c>source[(k0 + p)·ld + start ..][..length]</c> go to the micro-panels of <paramref name="width"/> lanes, the
+    /// last one zero-padded. Each source row is read once, front to back, while the panels fill side by side (reading
+    /// one panel's column of steps at a time would stride through the rows once per panel).
+    /// </summary>
+    private static void PackRuns(float* source, nint ld, int k0, int kc, int start, int length, int width, float* packed)
+    {
+        int fullPanels = length / width, rest = length - fullPanels * width;
+        nint panelStride = (nint)width * kc;
+        for (int p = 0; p < kc; p++)
+        {
+            float* run = source + (k0 + p) * ld + start;
+            float* step = packed + (nint)p * width;
+            for (int panel = 0; panel < fullPanels; panel++, run += width, step += panelStride)
+                CopyFullStep(run, step, width);
+            if (rest == 0) continue;
+            new ReadOnlySpan<float>(run, rest).CopyTo(new Span<float>(step, rest));
+            new Span<float>(step + rest, width - rest).Clear();
         }
     }
 
     /// <summary>
     /// <c>destination[p·destinationStride + r] = source[r·sourceStride + p]</c> for r &lt; rows, p &lt; cols: 8×8
-    /// blocks transposed in registers (AVX), the edges element by element. A pure copy, so packing stays exact.
+    /// blocks transposed in registers (AVX), then 4×4 blocks (SSE), the edges element by element. A pure copy, so packing stays exact.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TransposeBlock(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int cols)
@@ -93,11 +95,38 @@ internal static unsafe class GemmPacking
                     for (int p = p0; p < cols; p++) d[p * destinationStride + r] = s[r * sourceStride + p];
             }
         }
+        if (Sse.IsSupported)
+        {
+            // A 4-row remainder (e.g. a 12-row micro-panel's last third) in 4×4 blocks.
+            for (; r0 <= rows - 4; r0 += 4)
+            {
+                float* s = source + r0 * sourceStride;
+                float* d = destination + r0;
+                int p0 = 0;
+                for (; p0 <= cols - 4; p0 += 4)
+                    Transpose4x4(s + p0, sourceStride, d + p0 * destinationStride, destinationStride);
+                for (int r = 0; r < 4; r++)
+                    for (int p = p0; p < cols; p++) d[p * destinationStride + r] = s[r * sourceStride + p];
+            }
+        }
         for (int r = r0; r < rows; r++)
         {
             float* s = source + r * sourceStride;
             for (int p = 0; p < cols; p++) destination[p * destinationStride + r] = s[p];
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x4(float* s, nint sourceStride, float* d, nint destinationStride)
+    {
+        Vector128<float> a0 = Sse.LoadVector128(s), a1 = Sse.LoadVector128(s + sourceStride);
+        Vector128<float> a2 = Sse.LoadVector128(s + 2 * sourceStride), a3 = Sse.LoadVector128(s + 3 * sourceStride);
+        Vector128<float> t0 = Sse.UnpackLow(a0, a1), t1 = Sse.UnpackHigh(a0, a1);
+        Vector128<float> t2 = Sse.UnpackLow(a2, a3), t3 = Sse.UnpackHigh(a2, a3);
+        Sse.Store(d, Sse.MoveLowToHigh(t0, t2));
+        Sse.Store(d + destinationStride, Sse.MoveHighToLow(t2, t0));
+        Sse.Store(d + 2 * destinationStride, Sse.MoveLowToHigh(t1, t3));
+        Sse.Store(d + 3 * destinationStride, Sse.MoveHighToLow(t3, t1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -125,9 +154,36 @@ internal static unsafe class GemmPacking
         Avx.Store(d + 7 * destinationStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
+    /// <summary>
+    /// Copies one k step of a micro-panel (a tile width: 4 to 64 floats) with at most four possibly overlapping
+    /// vector moves: a call to memmove per step costs more than the copy itself.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyFullStep(float* source, float* destination, int count) =>
-        Unsafe.CopyBlockUnaligned(destination, source, (uint)(count * sizeof(float)));
+    private static void CopyFullStep(float* source, float* destination, int count)
+    {
+        if (count >= 16 && count <= 64 && Vector512.IsHardwareAccelerated)
+        {
+            // Vectors at 0, 16, 32 (as far as needed) and count − 16, the last overlapping the others.
+            Vector512<float> first = Vector512.Load(source), last = Vector512.Load(source + count - 16);
+            if (count > 32) Vector512.Load(source + 16).Store(destination + 16);
+            if (count > 48) Vector512.Load(source + 32).Store(destination + 32);
+            first.Store(destination);
+            last.Store(destination + count - 16);
+        }
+        else if (count >= 8 && count <= 16 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> first = Vector256.Load(source), last = Vector256.Load(source + count - 8);
+            first.Store(destination);
+            last.Store(destination + count - 8);
+        }
+        else if (count >= 4 && count <= 8 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> first = Vector128.Load(source), last = Vector128.Load(source + count - 4);
+            first.Store(destination);
+            last.Store(destination + count - 4);
+        }
+        else Unsafe.CopyBlockUnaligned(destination, source, (uint)(count * sizeof(float)));
+    }
 
     /// <summary>Zeroes lanes [used, width) of every k step of a micro-panel.</summary>
     internal static void ZeroTail(float* panel, int width, int used, int kc)

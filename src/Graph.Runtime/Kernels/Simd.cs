@@ -33,6 +33,10 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract float Sum(TVector value);
     /// <summary>Largest lane.</summary>
     static abstract float MaxAcross(TVector value);
+    /// <summary>A mask of the lanes in [start, end), for <see cref="Keep"/>.</summary>
+    static abstract TVector LaneMask(int start, int end);
+    /// <summary><paramref name="value"/> with the lanes outside <paramref name="mask"/> set to zero (whatever they held, NaN included).</summary>
+    static abstract TVector Keep(TVector value, TVector mask);
 }
 
 /// <summary>512-bit vectors with AVX-512F.</summary>
@@ -52,6 +56,13 @@ internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> value) => Vector512.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> value) => Simd256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LaneMask(int start, int end)
+    {
+        Vector512<int> lanes = Vector512<int>.Indices;
+        return (Vector512.GreaterThanOrEqual(lanes, Vector512.Create(start)) & Vector512.LessThan(lanes, Vector512.Create(end))).AsSingle();
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Keep(Vector512<float> value, Vector512<float> mask) => value & mask;
 }
 
 /// <summary>256-bit vectors with AVX2 and FMA.</summary>
@@ -70,6 +81,13 @@ internal readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> value) => Vector256.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LaneMask(int start, int end)
+    {
+        Vector256<int> lanes = Vector256<int>.Indices;
+        return (Vector256.GreaterThanOrEqual(lanes, Vector256.Create(start)) & Vector256.LessThan(lanes, Vector256.Create(end))).AsSingle();
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Keep(Vector256<float> value, Vector256<float> mask) => value & mask;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> value)
     {
@@ -104,6 +122,13 @@ internal readonly unsafe struct SimdPortable : ISimd<Vector<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Exp(Vector<float> value) => Vector.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector<float> value) => Vector.Sum(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> LaneMask(int start, int end)
+    {
+        Vector<int> lanes = Vector<int>.Indices;
+        return (Vector.GreaterThanOrEqual(lanes, new Vector<int>(start)) & Vector.LessThan(lanes, new Vector<int>(end))).As<int, float>();
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector<float> Keep(Vector<float> value, Vector<float> mask) => value & mask;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector<float> value)
     {
         float max = value[0];
@@ -132,4 +157,7 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float value) => MathF.Exp(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float value) => value;
+    // The one lane is kept when the mask is nonzero; the value passes through untouched (no bit tricks on floats).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LaneMask(int start, int end) => start <= 0 && end > 0 ? 1f : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Keep(float value, float mask) => mask != 0f ? value : 0f;
 }

@@ -17,6 +17,14 @@ public class Conv2dTests
                         yield return [new Conv2dShape(channels, 9, 11, 4, kernel, kernel, stride, stride, pad, pad)];
         yield return [new Conv2dShape(2, 7, 5, 3, 3, 2, 2, 1, 1, 0)]; // non-square kernel, stride and padding
         yield return [new Conv2dShape(6, 12, 12, 16, 5, 5)];          // LeNet's second layer
+        // Rows longer than one vector, vector-and-a-bit and exact vector widths, tall kernels, a kernel wider than
+        // the image: the unit-stride unfold/fold paths' lane masks and spills past the row end.
+        yield return [new Conv2dShape(2, 5, 17, 3, 3, 3, 1, 1, 1, 1)];
+        yield return [new Conv2dShape(3, 4, 33, 2, 5, 5, 1, 1, 2, 2)];
+        yield return [new Conv2dShape(2, 3, 16, 2, 3, 3, 1, 1, 0, 0)];
+        yield return [new Conv2dShape(2, 6, 20, 3, 7, 7, 2, 1, 3, 3)];
+        yield return [new Conv2dShape(1, 3, 2, 2, 5, 5, 1, 1, 2, 2)];
+        yield return [new Conv2dShape(5, 14, 14, 7, 3, 3, 1, 1, 1, 1)]; // lenet-seed's second layer, fewer channels
     }
 
     [Theory]
@@ -77,7 +85,13 @@ public class Conv2dTests
     [MemberData(nameof(Isas))]
     public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa)
     {
-        var s = new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1);
+        foreach (var s in new[] { new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1), new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1),
+                     new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1), new Conv2dShape(16, 7, 7, 32, 3, 3, 1, 1, 1, 1) })
+            AllPassesMatchReference(isa, s);
+    }
+
+    private static void AllPassesMatchReference(KernelIsa isa, Conv2dShape s)
+    {
         const int batch = 3;
         float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
         float[] gradOutput = Random(batch * s.OutputImageLength, 22);
@@ -96,9 +110,9 @@ public class Conv2dTests
         var (expectedOutput, outputScale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var (expectedGradInput, gradInputScale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
         var (expectedGradWeights, gradWeightsScale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
-        for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{isa} output {i}");
-        for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{isa} gradInput {i}");
-        for (int i = 0; i < gradWeights.Length; i++) AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{isa} gradWeights {i}");
+        for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{isa} {s} output {i}");
+        for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{isa} {s} gradInput {i}");
+        for (int i = 0; i < gradWeights.Length; i++) AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{isa} {s} gradWeights {i}");
     }
 
     [Fact]
@@ -116,6 +130,33 @@ public class Conv2dTests
         {
             int channel = i / s.OutSpatial % s.OutChannels;
             AssertClose(Math.Max(0, expected[i] + bias[channel]), scale[i] + 1, output[i], $"output {i}");
+        }
+    }
+
+    /// <summary>
+    /// Many channels on few output positions run the forward GEMM transposed (outputᵀ = columnsᵀ·weightsᵀ, then
+    /// transposed back and finished per channel): lenet-seed's second layer and a small shape with a partial tile;
+    /// a one-channel 3×3 patch (lenet-seed's first layer) is too short for the transpose to pay.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 14, 128)]
+    [InlineData(16, 7, 32)]
+    public void TransposedForwardMatchesReferenceWithEpilogue(int channels, int size, int outChannels)
+    {
+        var s = new Conv2dShape(channels, size, size, outChannels, 3, 3, 1, 1, 1, 1);
+        Assert.True(Conv2d.ForwardTransposed(s, KernelIsaSelector.Current), $"{s} should take the transposed path");
+        Assert.False(Conv2d.ForwardTransposed(new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1), KernelIsaSelector.Current));
+        const int batch = 3;
+        float[] input = Random(batch * s.InputImageLength, 30), weights = Random(s.WeightsLength, 31), bias = Random(outChannels, 32);
+        var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
+        var output = Random(expected.Length, 33);
+
+        Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias));
+
+        for (int i = 0; i < output.Length; i++)
+        {
+            int channel = i / s.OutSpatial % s.OutChannels;
+            AssertClose(Math.Max(0, expected[i] + bias[channel]), scale[i] + 1, output[i], $"{s} output {i}");
         }
     }
 

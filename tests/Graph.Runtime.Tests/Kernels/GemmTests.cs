@@ -121,6 +121,41 @@ public class GemmTests
         });
     }
 
+    /// <summary>
+    /// An operand packed once by <see cref="Gemm.Prepack"/> gives bit-identical products to packing it per call, for
+    /// every layout, multi-block shapes (k past KC, m past MC, partial tiles) and, in parallel, split products.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public unsafe void PrepackedOperandsGiveTheSameProducts(KernelIsa isa)
+    {
+        int seed = 500;
+        WithIsa(isa, () =>
+        {
+            foreach (var (m, n, k) in new[] { (17, 129, 3), (150, 300, 257), (196, 128, 576), (13, 47, 300), (6, 100, 300), (300, 5, 257) })
+                foreach (var (transA, transB) in Layouts)
+                    foreach (bool operandA in new[] { true, false })
+                    {
+                        int aRows = transA == Transpose.None ? m : k, aCols = transA == Transpose.None ? k : m;
+                        int bRows = transB == Transpose.None ? k : n, bCols = transB == Transpose.None ? n : k;
+                        float[] a = Random(aRows * aCols, seed++), b = Random(bRows * bCols, seed++);
+                        float[] expected = Random(m * n, seed++), actual = (float[])expected.Clone();
+                        float[] packed = new float[Gemm.PackedLength(m, n, k, operandA)];
+                        fixed (float* ap = a, bp = b, ep = expected, cp = actual, pp = packed)
+                        {
+                            var problem = new GemmProblem(transA, transB, m, n, k, ap, aCols, bp, bCols, ep, n, accumulate: true);
+                            Gemm.MultiplyUnchecked(problem, new NoEpilogue(), KernelIsaSelector.Current, allowParallel: true);
+                            Gemm.Prepack(problem, KernelIsaSelector.Current, operandA, pp);
+                            var prepacked = new GemmProblem(transA, transB, m, n, k, ap, aCols, bp, bCols, cp, n, accumulate: true)
+                                { PackedA = operandA ? pp : null, PackedB = operandA ? null : pp };
+                            Gemm.MultiplyUnchecked(prepacked, new NoEpilogue(), KernelIsaSelector.Current, allowParallel: true);
+                        }
+                        for (int i = 0; i < expected.Length; i++)
+                            Assert.True(expected[i] == actual[i], $"{isa} {transA}/{transB} {m}x{n}x{k} packed {(operandA ? "A" : "B")} element {i}: {expected[i]} vs {actual[i]}");
+                    }
+        });
+    }
+
     [Fact]
     public void RejectsOperandsTooShortForTheirLeadingDimension()
     {
