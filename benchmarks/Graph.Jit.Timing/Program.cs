@@ -32,9 +32,9 @@ var second = clock.Elapsed;
 var t = ((IRuntimeCompiledModel)jit).Timings;
 Console.WriteLine($"LeNet cold compile (fresh process, {Environment.ProcessorCount} cores, batch {firstBatch} first step):");
 Console.WriteLine($"  lowering {Ms(t.Lowering)}, IL emission {Ms(t.Emission)}, construction {Ms(t.Construction)} => GraphJit.Compile {Ms(compile)}");
-Console.WriteLine($"    of which .NET JIT {jitCompile - jitBefore}");
+Console.WriteLine($"    .NET JIT {jitCompile - jitBefore}");
 Console.WriteLine($"  first TrainStep {Ms(first)} (second {Ms(second)}: the difference is .NET JIT of the DynamicMethods and kernels)");
-Console.WriteLine($"    of which .NET JIT {jitFirst - jitCompile}");
+Console.WriteLine($"    .NET JIT {jitFirst - jitCompile}");
 Console.WriteLine($"  total compile + first call {Ms(cold)} (process CPU time {Ms(coldCpu)}: less sensitive to other load on the machine)");
 if (Array.IndexOf(Environment.GetCommandLineArgs(), "--cold-only") >= 0) return;
 
@@ -100,10 +100,10 @@ int Arg(string name, int fallback)
     return i >= 0 && i + 1 < a.Length ? int.Parse(a[i + 1]) : fallback;
 }
 
-/// <summary>The .NET JIT's work so far in this process (all threads), to split a phase's time into JIT and the rest.</summary>
-readonly record struct JitSnapshot(long Methods, TimeSpan Time)
+/// <summary>The .NET JIT's work (all threads) and the managed allocations so far in this process, to split a phase's time.</summary>
+readonly record struct JitSnapshot(long Methods, TimeSpan Time, long Allocated)
 {
-    public static JitSnapshot Now() => new(JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+    public static JitSnapshot Now() => new(JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime(), GC.GetTotalAllocatedBytes(precise: true));
     public static string operator -(JitSnapshot after, JitSnapshot before) =>
-        $"{(after.Time - before.Time).TotalMilliseconds:F1} ms ({after.Methods - before.Methods} methods)";
+        $"{(after.Time - before.Time).TotalMilliseconds:F1} ms ({after.Methods - before.Methods} methods); allocated {(after.Allocated - before.Allocated) / 1e6:F1} MB";
 }

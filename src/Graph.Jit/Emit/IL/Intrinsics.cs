@@ -90,25 +90,31 @@ internal sealed class VectorApi
     /// The public static method <paramref name="name"/> of <paramref name="type"/> whose parameters are exactly
     /// <paramref name="parameters"/>, instantiating a one-parameter generic method definition with float.
     /// </summary>
+    /// <remarks>
+    /// Looked up by name and signature, never by listing the type's methods: Vector512 has hundreds of overloads and
+    /// listing them was most of the first compile's IL emission time. The generic candidate's signature is the
+    /// requested one with float replaced by the method's type parameter.
+    /// </remarks>
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The JIT path requires dynamic code.")]
     [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Framework methods.")]
     public static MethodInfo Find(Type type, string name, params Type[] parameters)
     {
+        const BindingFlags PublicStatic = BindingFlags.Public | BindingFlags.Static;
         // Non-generic overloads first: C# overload resolution prefers them (Vector512.Create(float) over Create<T>(T)).
-        var methods = type.GetMethods(BindingFlags.Public | BindingFlags.Static).OrderBy(m => m.IsGenericMethodDefinition ? 1 : 0);
-        foreach (var m in methods)
-        {
-            if (m.Name != name || m.GetParameters().Length != parameters.Length) continue;
-            var candidate = m;
-            if (m.IsGenericMethodDefinition)
-            {
-                if (m.GetGenericArguments().Length != 1) continue;
-                try { candidate = m.MakeGenericMethod(typeof(float)); }
-                catch (ArgumentException) { continue; }
-            }
-            if (candidate.GetParameters().Select(p => p.ParameterType).SequenceEqual(parameters)) return candidate;
-        }
-        throw new MissingMethodException(type.Name, name);
+        var method = type.GetMethod(name, 0, PublicStatic, parameters)
+            ?? type.GetMethod(name, 1, PublicStatic, Array.ConvertAll(parameters, Generalize))?.MakeGenericMethod(typeof(float));
+        return method ?? throw new MissingMethodException(type.Name, name);
+    }
+
+    /// <summary><paramref name="type"/> with float replaced by the first generic method parameter (T, T&amp;, Vector512&lt;T&gt;).</summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The JIT path requires dynamic code.")]
+    private static Type Generalize(Type type)
+    {
+        if (type == typeof(float)) return Type.MakeGenericMethodParameter(0);
+        if (type.IsByRef) return Generalize(type.GetElementType()!).MakeByRefType();
+        if (type.IsConstructedGenericType && Array.IndexOf(type.GetGenericArguments(), typeof(float)) >= 0)
+            return type.GetGenericTypeDefinition().MakeGenericType(Array.ConvertAll(type.GetGenericArguments(), Generalize));
+        return type;
     }
 }
 
