@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Graph.Jit.Emit.IL;
 
@@ -9,26 +10,30 @@ namespace Graph.Jit.Tests;
 public class VectorApiTests
 {
     /// <summary>
-    /// <see cref="VectorApi.Find"/> looks a method up by name and generalized signature; the oracle scans every public
-    /// static overload the way C# picks one (non-generic first, then a one-parameter generic instantiated with float).
+    /// <see cref="VectorApi"/> takes its methods from method-group conversions; the oracle scans every public static
+    /// overload the way C# picks one for these argument types (non-generic first, then a one-parameter generic
+    /// instantiated with float).
     /// </summary>
-    [Theory]
-    [InlineData(typeof(Vector512), typeof(Vector512<float>))]
-    [InlineData(typeof(Vector256), typeof(Vector256<float>))]
-    public void Find_picks_the_overload_an_exhaustive_scan_picks(Type statics, Type vector)
+    [Fact]
+    public void Every_width_has_the_overloads_an_exhaustive_scan_picks()
     {
-        Type f = typeof(float), fr = f.MakeByRefType();
-        var requests = new (string Name, Type[] Parameters)[]
+        foreach (var (api, statics) in new[] { (VectorApi.V512, typeof(Vector512)), (VectorApi.V256, typeof(Vector256)) })
         {
-            ("LoadUnsafe", new[] { fr, typeof(nuint) }), ("StoreUnsafe", new[] { vector, fr, typeof(nuint) }), ("Create", new[] { f }),
-            ("Max", new[] { vector, vector }), ("Min", new[] { vector, vector }), ("Exp", new[] { vector }), ("Log", new[] { vector }),
-            ("Sqrt", new[] { vector }), ("Abs", new[] { vector }), ("GreaterThan", new[] { vector, vector }), ("LessThan", new[] { vector, vector }),
-            ("Equals", new[] { vector, vector }), ("ConditionalSelect", new[] { vector, vector, vector }), ("CopySign", new[] { vector, vector }),
-            ("Sum", new[] { vector }), ("GetElement", new[] { vector, typeof(int) }),
-        };
-        foreach (var (name, parameters) in requests)
-            Assert.Equal(Scan(statics, name, parameters), VectorApi.Find(statics, name, parameters));
-        Assert.Throws<MissingMethodException>(() => VectorApi.Find(statics, "Exp", new[] { typeof(int) }));
+            Type v = api.Type, f = typeof(float), fr = f.MakeByRefType();
+            var expected = new (MethodInfo Actual, string Name, Type[] Parameters)[]
+            {
+                (api.Load, "LoadUnsafe", new[] { fr, typeof(nuint) }), (api.Store, "StoreUnsafe", new[] { v, fr, typeof(nuint) }),
+                (api.Create, "Create", new[] { f }), (api.Max, "Max", new[] { v, v }), (api.Min, "Min", new[] { v, v }),
+                (api.Exp, "Exp", new[] { v }), (api.Log, "Log", new[] { v }), (api.Sqrt, "Sqrt", new[] { v }), (api.Abs, "Abs", new[] { v }),
+                (api.GreaterThan, "GreaterThan", new[] { v, v }), (api.LessThan, "LessThan", new[] { v, v }),
+                (api.Equal, "Equals", new[] { v, v }), (api.Select, "ConditionalSelect", new[] { v, v, v }),
+                (api.CopySign, "CopySign", new[] { v, v }), (api.Sum, "Sum", new[] { v }), (api.GetElement, "GetElement", new[] { v, typeof(int) }),
+            };
+            foreach (var (actual, name, parameters) in expected)
+                Assert.Equal(Scan(statics, name, parameters), actual);
+        }
+        Assert.Equal(Scan(typeof(MemoryMarshal), "GetArrayDataReference", new[] { typeof(float[]) }), Methods.FloatData);
+        Assert.Equal(Scan(typeof(MemoryMarshal), "GetReference", new[] { typeof(Span<float>) }), Methods.SpanReference);
     }
 
     private static MethodInfo Scan(Type type, string name, Type[] parameters)
