@@ -203,8 +203,9 @@ internal delegate void EpilogueBody(Span<float> values, int row, int col, int ba
 /// <summary>
 /// The one epilogue struct the JIT passes to <see cref="Gemm.Multiply{TEpilogue}"/> and
 /// <see cref="Conv2d.Forward{TEpilogue}"/>: it forwards each finished run to the kernel's compiled body.
-/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized
-/// (and JIT-compiled) once per process, not once per model kernel.
+/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized once, not
+/// once per model kernel: precompiled into Graph.Jit's ReadyToRun image (<see cref="PrecompiledKernelInstantiations"/>)
+/// where crossgen2 can, JIT-compiled once per process otherwise.
 /// </summary>
 internal readonly struct JitEpilogue : IEpilogue
 {
