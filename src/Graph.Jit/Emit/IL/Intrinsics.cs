@@ -123,7 +123,6 @@ internal static class Methods
     public static readonly MethodInfo SpanLength = typeof(Span<float>).GetProperty(nameof(Span<float>.Length))!.GetMethod!;
     public static readonly ConstructorInfo NewSpan = typeof(Span<float>).GetConstructor(new[] { typeof(float[]), typeof(int), typeof(int) })!;
     public static readonly ConstructorInfo NewWholeSpan = typeof(Span<float>).GetConstructor(new[] { typeof(float[]) })!;
-    public static readonly MethodInfo FiniteCheck = typeof(Graph.Runtime.Models.FiniteCheck).GetMethod(nameof(Graph.Runtime.Models.FiniteCheck.Check))!;
     public static readonly ConstructorInfo NewReadOnlySpan = typeof(ReadOnlySpan<float>).GetConstructor(new[] { typeof(float[]), typeof(int), typeof(int) })!;
     public static readonly MethodInfo StreamKey = typeof(Graph.Runtime.Models.CounterRandom).GetMethod(nameof(Graph.Runtime.Models.CounterRandom.StreamKey))!;
     public static readonly MethodInfo Uniform = typeof(Graph.Runtime.Models.CounterRandom).GetMethod(nameof(Graph.Runtime.Models.CounterRandom.Uniform))!;
