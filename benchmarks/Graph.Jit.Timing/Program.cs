@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Linq;
+using System.Runtime;
 using Graph.Emit;
 using Graph.Emit.Tests;
 using Graph.Jit;
@@ -10,24 +11,32 @@ using Graph.Runtime.Optimizers;
 // 1. Cold: the first thing this process does is compile LeNet and take one training step.
 int batch = Arg("--batch", 32), steps = Arg("--steps", 30), firstBatch = Arg("--first-batch", 1);
 var (x1, y1) = Data(firstBatch);
+var jitBefore = JitSnapshot.Now();
+var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 var total = Stopwatch.StartNew();
 var clock = Stopwatch.StartNew();
 var builder = Models.LeNet();
 var jit = GraphJit.CompileSupervised<int>(builder, Math.Max(batch, firstBatch), seed: 1);
 var compile = clock.Elapsed;
+var jitCompile = JitSnapshot.Now();
 jit.Optimizer = new Adam(1e-3f);
 clock.Restart();
 jit.TrainStep(x1, y1, firstBatch);
 var first = clock.Elapsed;
 var cold = total.Elapsed;
+var coldCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+var jitFirst = JitSnapshot.Now();
 clock.Restart();
 jit.TrainStep(x1, y1, firstBatch);
 var second = clock.Elapsed;
 var t = ((IRuntimeCompiledModel)jit).Timings;
 Console.WriteLine($"LeNet cold compile (fresh process, {Environment.ProcessorCount} cores, batch {firstBatch} first step):");
 Console.WriteLine($"  lowering {Ms(t.Lowering)}, IL emission {Ms(t.Emission)}, construction {Ms(t.Construction)} => GraphJit.Compile {Ms(compile)}");
+Console.WriteLine($"    .NET JIT {jitCompile - jitBefore}");
 Console.WriteLine($"  first TrainStep {Ms(first)} (second {Ms(second)}: the difference is .NET JIT of the DynamicMethods and kernels)");
-Console.WriteLine($"  total compile + first call {Ms(cold)}");
+Console.WriteLine($"    .NET JIT {jitFirst - jitCompile}");
+Console.WriteLine($"  total compile + first call {Ms(cold)} (process CPU time {Ms(coldCpu)}: less sensitive to other load on the machine)");
+if (Array.IndexOf(Environment.GetCommandLineArgs(), "--cold-only") >= 0) return;
 
 // 2. Warm compile (same process, second model): what a notebook or architecture search pays per model.
 clock.Restart();
@@ -89,4 +98,12 @@ int Arg(string name, int fallback)
     var a = Environment.GetCommandLineArgs();
     int i = Array.IndexOf(a, name);
     return i >= 0 && i + 1 < a.Length ? int.Parse(a[i + 1]) : fallback;
+}
+
+/// <summary>The .NET JIT's work (all threads) and the managed allocations so far in this process, to split a phase's time.</summary>
+readonly record struct JitSnapshot(long Methods, TimeSpan Time, long Allocated)
+{
+    public static JitSnapshot Now() => new(JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime(), GC.GetTotalAllocatedBytes(precise: true));
+    public static string operator -(JitSnapshot after, JitSnapshot before) =>
+        $"{(after.Time - before.Time).TotalMilliseconds:F1} ms ({after.Methods - before.Methods} methods); allocated {(after.Allocated - before.Allocated) / 1e6:F1} MB";
 }

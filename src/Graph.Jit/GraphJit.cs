@@ -108,6 +108,7 @@ public static class GraphJit
         var epilogues = new EpilogueBody[emitter.Epilogues.Count];
         for (int i = 0; i < epilogues.Length; i++) epilogues[i] = (EpilogueBody)emitter.Epilogues[i].CreateDelegate(typeof(EpilogueBody), storage);
         storage.Epilogues = epilogues;
+        storage.FiniteChecks = emitter.FiniteChecks.ToArray();
         var programs = new ProgramBody[Enum.GetValues<ProgramKind>().Length][];
         foreach (var (kind, methods) in emitter.Programs)
             programs[(int)kind] = methods.Select(m => (ProgramBody)m.CreateDelegate(typeof(ProgramBody), storage)).ToArray();

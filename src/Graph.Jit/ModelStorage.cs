@@ -4,6 +4,7 @@ using System.Globalization;
 using Graph.Ir;
 using Graph.Lowering;
 using Graph.Runtime.Kernels;
+using Graph.Runtime.Models;
 
 namespace Graph.Jit;
 
@@ -136,6 +137,9 @@ internal sealed class ModelStorage
     /// <summary>Checked mode: the flag every program tests after each kernel (<see cref="Graph.Runtime.Models.ICompiledModel.CheckFinite"/>).</summary>
     public bool CheckFinite;
 
+    /// <summary>Checked mode: per kernel with checks, the values to check (set once after emission).</summary>
+    public FiniteCheckCall[][] FiniteChecks = Array.Empty<FiniteCheckCall[]>();
+
     /// <summary>The seed that keys dropout masks.</summary>
     public readonly ulong Seed;
 
@@ -189,13 +193,29 @@ internal sealed class ModelStorage
     public float[] ArrayOf(PlanBuffer b) => b.Kind == StorageKind.Arena ? Arena : Floats[Layout.FloatSlot(b)];
 
     /// <summary>The elements a view covers at a batch size.</summary>
-    public Span<float> SpanOf(View v, int batch)
+    public Span<float> SpanOf(View v, int batch) => SpanOf(ArrayOf(v.Buffer), v, batch);
+
+    private static Span<float> SpanOf(float[] array, View v, int batch)
     {
         var b = v.Buffer;
         int offset = b.Kind == StorageKind.Arena ? checked((int)(b.OffsetConstant + b.OffsetPerBatch * batch)) : 0;
-        return ArrayOf(b).AsSpan(offset, checked((int)v.Size.Value(batch)));
+        return array.AsSpan(offset, checked((int)v.Size.Value(batch)));
+    }
+
+    /// <summary>
+    /// Checked mode after one kernel (emitted programs call it when <see cref="CheckFinite"/> is set):
+    /// <see cref="FiniteCheck.Check"/> on each value the kernel wrote, in <see cref="CheckedMode.Sites"/> order.
+    /// One call instead of the checks inline keeps the emitted methods small, so they JIT-compile faster.
+    /// </summary>
+    public void RunFiniteChecks(int kernel, int batch)
+    {
+        foreach (var c in FiniteChecks[kernel])
+            FiniteCheck.Check(SpanOf(c.FloatSlot < 0 ? Arena : Floats[c.FloatSlot], c.View, batch), c.NodeText, c.OpName, c.File, c.Line);
     }
 }
+
+/// <summary>One check of checked mode with everything resolved at emission: the array slot (-1: the arena) and the blame texts.</summary>
+internal sealed record FiniteCheckCall(int FloatSlot, View View, string NodeText, string OpName, string File, int Line);
 
 /// <summary>A compiled epilogue: finishes a run of a GEMM or convolution output in place.</summary>
 internal delegate void EpilogueBody(Span<float> values, int row, int col, int batch, long step);
@@ -203,8 +223,9 @@ internal delegate void EpilogueBody(Span<float> values, int row, int col, int ba
 /// <summary>
 /// The one epilogue struct the JIT passes to <see cref="Gemm.Multiply{TEpilogue}"/> and
 /// <see cref="Conv2d.Forward{TEpilogue}"/>: it forwards each finished run to the kernel's compiled body.
-/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized
-/// (and JIT-compiled) once per process, not once per model kernel.
+/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized once, not
+/// once per model kernel: precompiled into Graph.Jit's ReadyToRun image (<see cref="PrecompiledKernelInstantiations"/>)
+/// where crossgen2 can, JIT-compiled once per process otherwise.
 /// </summary>
 internal readonly struct JitEpilogue : IEpilogue
 {

@@ -36,6 +36,9 @@ internal sealed class IlModelEmitter
     /// <summary>Epilogue methods by index (the index the programs load from <see cref="ModelStorage.Epilogues"/>).</summary>
     public List<DynamicMethod> Epilogues { get; } = new();
 
+    /// <summary>Checked mode's checks by kernel (the index programs pass to <see cref="ModelStorage.RunFiniteChecks"/>).</summary>
+    public List<FiniteCheckCall[]> FiniteChecks { get; } = new();
+
     internal static readonly FieldInfo ArenaField = typeof(ModelStorage).GetField(nameof(ModelStorage.Arena))!;
     internal static readonly FieldInfo WorkspaceField = typeof(ModelStorage).GetField(nameof(ModelStorage.Workspace))!;
     internal static readonly FieldInfo FloatsField = typeof(ModelStorage).GetField(nameof(ModelStorage.Floats))!;
@@ -45,6 +48,7 @@ internal sealed class IlModelEmitter
     internal static readonly FieldInfo EpiloguesField = typeof(ModelStorage).GetField(nameof(ModelStorage.Epilogues))!;
     internal static readonly FieldInfo SeedField = typeof(ModelStorage).GetField(nameof(ModelStorage.Seed))!;
     internal static readonly FieldInfo CheckFiniteField = typeof(ModelStorage).GetField(nameof(ModelStorage.CheckFinite))!;
+    internal static readonly MethodInfo RunFiniteChecksMethod = typeof(ModelStorage).GetMethod(nameof(ModelStorage.RunFiniteChecks))!;
 
     /// <summary>Emits every program of the plan.</summary>
     public void EmitAll(bool methodPerKernel = false)
@@ -337,44 +341,30 @@ internal sealed class MethodEmitter
     }
 
     /// <summary>
-    /// Checked mode (mirror of the C# emitter's <c>if (_checkFinite) FiniteCheck.Check(...)</c> lines after a kernel):
-    /// one flag test per kernel; when set, <see cref="Graph.Runtime.Models.FiniteCheck.Check"/> on each value the kernel
-    /// writes, blaming the node <see cref="CheckedMode.Sites"/> names. Arrays the method did not load at its entry
-    /// (an epilogue's stores) are loaded here, so nothing is paid while the flag is off.
+    /// Checked mode (the C# emitter's <c>if (_checkFinite) FiniteCheck.Check(...)</c> lines after a kernel): one flag
+    /// test per kernel; when set, <see cref="ModelStorage.RunFiniteChecks"/> checks each value the kernel writes,
+    /// blaming the node <see cref="CheckedMode.Sites"/> names.
     /// </summary>
     public void EmitFiniteChecks(PlanKernel k)
     {
         var sites = CheckedMode.Sites(k);
         if (sites.Count == 0) return;
+        var checks = new FiniteCheckCall[sites.Count];
+        for (int i = 0; i < checks.Length; i++)
+        {
+            var (view, b) = (sites[i].View, sites[i].View.Buffer);
+            checks[i] = new FiniteCheckCall(b.Kind == StorageKind.Arena ? -1 : _layout.FloatSlot(b), view,
+                sites[i].NodeText, sites[i].OpName, sites[i].File, sites[i].Line);
+        }
+        _owner.FiniteChecks.Add(checks);
         var skip = IL.DefineLabel();
         IL.Emit(OpCodes.Ldarg_0);
         IL.Emit(OpCodes.Ldfld, IlModelEmitter.CheckFiniteField);
         IL.Emit(OpCodes.Brfalse, skip);
-        foreach (var site in sites)
-        {
-            var b = site.View.Buffer;
-            if (b.Kind == StorageKind.Arena ? _arena is not null : _floatArrays.ContainsKey(_layout.FloatSlot(b))) Array(b);
-            else if (b.Kind == StorageKind.Arena)
-            {
-                IL.Emit(OpCodes.Ldarg_0);
-                IL.Emit(OpCodes.Ldfld, IlModelEmitter.ArenaField);
-            }
-            else
-            {
-                IL.Emit(OpCodes.Ldarg_0);
-                IL.Emit(OpCodes.Ldfld, IlModelEmitter.FloatsField);
-                Ldc(_layout.FloatSlot(b));
-                IL.Emit(OpCodes.Ldelem_Ref);
-            }
-            Offset(b);
-            Sym(site.View.Size);
-            IL.Emit(OpCodes.Newobj, Methods.NewReadOnlySpan);
-            IL.Emit(OpCodes.Ldstr, site.NodeText);
-            IL.Emit(OpCodes.Ldstr, site.OpName);
-            IL.Emit(OpCodes.Ldstr, site.File);
-            Ldc(site.Line);
-            Call(Methods.FiniteCheck);
-        }
+        IL.Emit(OpCodes.Ldarg_0);
+        Ldc(_owner.FiniteChecks.Count - 1);
+        Batch();
+        IL.Emit(OpCodes.Call, IlModelEmitter.RunFiniteChecksMethod);
         IL.MarkLabel(skip);
     }
 

@@ -1,6 +1,5 @@
 using System;
 using System.Diagnostics.CodeAnalysis;
-using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -9,7 +8,7 @@ using System.Runtime.Intrinsics;
 namespace Graph.Jit.Emit.IL;
 
 /// <summary>
-/// The methods a vector width offers to emitted loops, found once by reflection: the same
+/// The methods a vector width offers to emitted loops, found once: the same
 /// <c>Vector512</c>/<c>Vector256</c> methods and operators the C# emitter's text calls.
 /// </summary>
 internal sealed class VectorApi
@@ -43,16 +42,32 @@ internal sealed class VectorApi
 
     private static VectorApi? s_v512, s_v256;
 
-    public static VectorApi V512 => s_v512 ??= Build(typeof(Vector512), typeof(Vector512<float>), 16);
+    public static VectorApi V512 => s_v512 ??= Build<Vector512<float>>(typeof(Vector512), 16,
+        Vector512.LoadUnsafe, Vector512.StoreUnsafe, Vector512.Create, Vector512.Max, Vector512.Min, Vector512.Exp, Vector512.Log,
+        Vector512.Sqrt, Vector512.Abs, Vector512.GreaterThan, Vector512.LessThan, Vector512.Equals, Vector512.ConditionalSelect,
+        Vector512.CopySign, Vector512.Sum, Vector512.GetElement);
 
-    public static VectorApi V256 => s_v256 ??= Build(typeof(Vector256), typeof(Vector256<float>), 8);
+    public static VectorApi V256 => s_v256 ??= Build<Vector256<float>>(typeof(Vector256), 8,
+        Vector256.LoadUnsafe, Vector256.StoreUnsafe, Vector256.Create, Vector256.Max, Vector256.Min, Vector256.Exp, Vector256.Log,
+        Vector256.Sqrt, Vector256.Abs, Vector256.GreaterThan, Vector256.LessThan, Vector256.Equals, Vector256.ConditionalSelect,
+        Vector256.CopySign, Vector256.Sum, Vector256.GetElement);
 
-    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The JIT path requires dynamic code; float instantiations exist in every runtime.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2060", Justification = "Intrinsic vector methods are part of the framework.")]
-    private static VectorApi Build(Type statics, Type vector, int lanes)
+    private delegate TVector LoadUnsafe<TVector>(ref readonly float source, nuint offset);
+    private delegate void StoreUnsafe<TVector>(TVector value, ref float destination, nuint offset);
+
+    /// <summary>
+    /// The static methods come in as method groups converted to delegates: C# overload resolution picks each overload
+    /// exactly as it does for the C# emitter's text, and no reflection lists Vector512's hundreds of overloads (that
+    /// listing was most of the first compile's IL emission time). Operators and properties are looked up by name.
+    /// </summary>
+    private static VectorApi Build<TVector>(Type statics, int lanes,
+        LoadUnsafe<TVector> load, StoreUnsafe<TVector> store, Func<float, TVector> create,
+        Func<TVector, TVector, TVector> max, Func<TVector, TVector, TVector> min, Func<TVector, TVector> exp, Func<TVector, TVector> log,
+        Func<TVector, TVector> sqrt, Func<TVector, TVector> abs, Func<TVector, TVector, TVector> greaterThan,
+        Func<TVector, TVector, TVector> lessThan, Func<TVector, TVector, TVector> equal, Func<TVector, TVector, TVector, TVector> select,
+        Func<TVector, TVector, TVector> copySign, Func<TVector, float> sum, Func<TVector, int, float> getElement)
     {
-        Type f = typeof(float);
-        Type fr = f.MakeByRefType();
+        Type vector = typeof(TVector);
         MethodInfo Op(string name, params Type[] ps) => vector.GetMethod(name, BindingFlags.Public | BindingFlags.Static, ps)
             ?? throw new MissingMethodException(vector.Name, name);
         return new VectorApi
@@ -60,61 +75,39 @@ internal sealed class VectorApi
             Type = vector,
             Lanes = lanes,
             IsHardwareAccelerated = statics.GetProperty("IsHardwareAccelerated")!.GetMethod!,
-            Load = Find(statics, "LoadUnsafe", fr, typeof(nuint)),
-            Store = Find(statics, "StoreUnsafe", vector, fr, typeof(nuint)),
-            Create = Find(statics, "Create", f),
+            Load = load.Method,
+            Store = store.Method,
+            Create = create.Method,
             Add = Op("op_Addition", vector, vector),
             Sub = Op("op_Subtraction", vector, vector),
             Mul = Op("op_Multiply", vector, vector),
             Div = Op("op_Division", vector, vector),
             Neg = Op("op_UnaryNegation", vector),
-            Max = Find(statics, "Max", vector, vector),
-            Min = Find(statics, "Min", vector, vector),
-            Exp = Find(statics, "Exp", vector),
-            Log = Find(statics, "Log", vector),
-            Sqrt = Find(statics, "Sqrt", vector),
-            Abs = Find(statics, "Abs", vector),
-            GreaterThan = Find(statics, "GreaterThan", vector, vector),
-            LessThan = Find(statics, "LessThan", vector, vector),
-            Equal = Find(statics, "Equals", vector, vector),
-            Select = Find(statics, "ConditionalSelect", vector, vector, vector),
-            CopySign = Find(statics, "CopySign", vector, vector),
-            Sum = Find(statics, "Sum", vector),
-            GetElement = Find(statics, "GetElement", vector, typeof(int)),
+            Max = max.Method,
+            Min = min.Method,
+            Exp = exp.Method,
+            Log = log.Method,
+            Sqrt = sqrt.Method,
+            Abs = abs.Method,
+            GreaterThan = greaterThan.Method,
+            LessThan = lessThan.Method,
+            Equal = equal.Method,
+            Select = select.Method,
+            CopySign = copySign.Method,
+            Sum = sum.Method,
+            GetElement = getElement.Method,
             Zero = vector.GetProperty("Zero")!.GetMethod!,
             One = vector.GetProperty("One")!.GetMethod!,
         };
-    }
-
-    /// <summary>
-    /// The public static method <paramref name="name"/> of <paramref name="type"/> whose parameters are exactly
-    /// <paramref name="parameters"/>, instantiating a one-parameter generic method definition with float.
-    /// </summary>
-    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The JIT path requires dynamic code.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Framework methods.")]
-    public static MethodInfo Find(Type type, string name, params Type[] parameters)
-    {
-        // Non-generic overloads first: C# overload resolution prefers them (Vector512.Create(float) over Create<T>(T)).
-        var methods = type.GetMethods(BindingFlags.Public | BindingFlags.Static).OrderBy(m => m.IsGenericMethodDefinition ? 1 : 0);
-        foreach (var m in methods)
-        {
-            if (m.Name != name || m.GetParameters().Length != parameters.Length) continue;
-            var candidate = m;
-            if (m.IsGenericMethodDefinition)
-            {
-                if (m.GetGenericArguments().Length != 1) continue;
-                try { candidate = m.MakeGenericMethod(typeof(float)); }
-                catch (ArgumentException) { continue; }
-            }
-            if (candidate.GetParameters().Select(p => p.ParameterType).SequenceEqual(parameters)) return candidate;
-        }
-        throw new MissingMethodException(type.Name, name);
     }
 }
 
 /// <summary>Scalar and helper methods emitted code calls.</summary>
 internal static class Methods
 {
+    private delegate ref float ArrayData(float[] array);
+    private delegate ref float SpanData(Span<float> span);
+
     public static readonly MethodInfo Exp = typeof(MathF).GetMethod(nameof(MathF.Exp), new[] { typeof(float) })!;
     public static readonly MethodInfo Log = typeof(MathF).GetMethod(nameof(MathF.Log), new[] { typeof(float) })!;
     public static readonly MethodInfo Sqrt = typeof(MathF).GetMethod(nameof(MathF.Sqrt), new[] { typeof(float) })!;
@@ -124,13 +117,12 @@ internal static class Methods
     public static readonly MethodInfo Min = typeof(MathF).GetMethod(nameof(MathF.Min), new[] { typeof(float), typeof(float) })!;
     public static readonly MethodInfo Pow = typeof(MathF).GetMethod(nameof(MathF.Pow), new[] { typeof(float), typeof(float) })!;
     public static readonly MethodInfo IsNegativeInfinity = typeof(float).GetMethod(nameof(float.IsNegativeInfinity), new[] { typeof(float) })!;
-    public static readonly MethodInfo FloatData = VectorApi.Find(typeof(MemoryMarshal), nameof(MemoryMarshal.GetArrayDataReference), typeof(float[]));
+    public static readonly MethodInfo FloatData = ((ArrayData)MemoryMarshal.GetArrayDataReference).Method;
     public static readonly MethodInfo IntData = typeof(JitHelpers).GetMethod(nameof(JitHelpers.IntData))!;
-    public static readonly MethodInfo SpanReference = VectorApi.Find(typeof(MemoryMarshal), nameof(MemoryMarshal.GetReference), typeof(Span<float>));
+    public static readonly MethodInfo SpanReference = ((SpanData)MemoryMarshal.GetReference).Method;
     public static readonly MethodInfo SpanLength = typeof(Span<float>).GetProperty(nameof(Span<float>.Length))!.GetMethod!;
     public static readonly ConstructorInfo NewSpan = typeof(Span<float>).GetConstructor(new[] { typeof(float[]), typeof(int), typeof(int) })!;
     public static readonly ConstructorInfo NewWholeSpan = typeof(Span<float>).GetConstructor(new[] { typeof(float[]) })!;
-    public static readonly MethodInfo FiniteCheck = typeof(Graph.Runtime.Models.FiniteCheck).GetMethod(nameof(Graph.Runtime.Models.FiniteCheck.Check))!;
     public static readonly ConstructorInfo NewReadOnlySpan = typeof(ReadOnlySpan<float>).GetConstructor(new[] { typeof(float[]), typeof(int), typeof(int) })!;
     public static readonly MethodInfo StreamKey = typeof(Graph.Runtime.Models.CounterRandom).GetMethod(nameof(Graph.Runtime.Models.CounterRandom.StreamKey))!;
     public static readonly MethodInfo Uniform = typeof(Graph.Runtime.Models.CounterRandom).GetMethod(nameof(Graph.Runtime.Models.CounterRandom.Uniform))!;
