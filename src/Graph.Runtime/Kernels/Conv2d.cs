@@ -4,23 +4,62 @@ using System.Numerics.Tensors;
 namespace Graph.Runtime.Kernels;
 
 /// <summary>
-/// 2-D convolution (cross-correlation, as in PyTorch) over NCHW tensors through im2col and <see cref="Gemm"/>.
+/// 2-D convolution (cross-correlation, as in PyTorch) over NCHW tensors, through im2col and <see cref="Gemm"/> or,
+/// for few channels, directly (<see cref="DirectConv2d"/>); <see cref="AlgorithmFor"/> picks by shape.
 /// Batches are split across <see cref="WorkerPool"/> threads image by image, each thread with its own slice of the
-/// caller's workspace; a single image instead runs its GEMM across the threads. The kernels never allocate.
+/// caller's workspace; with im2col, a single image instead runs its GEMM across the threads. The kernels never allocate.
 /// </summary>
 public static unsafe class Conv2d
 {
+    // Thread-static like the instruction-set cap, so a test forcing a path cannot disturb tests beside it.
+    [ThreadStatic] private static Conv2dAlgorithm? t_forced;
+
+    /// <summary>
+    /// Forces the algorithm for calls (<see cref="WorkspaceLength"/> included) from the current thread, where the shape
+    /// supports it (tests and benchmarks use it to exercise both paths); <c>null</c> restores <see cref="AlgorithmFor"/>'s choice.
+    /// </summary>
+    public static Conv2dAlgorithm? ForcedAlgorithmOnThisThread
+    {
+        get => t_forced;
+        set => t_forced = value;
+    }
+
+    /// <summary>
+    /// The algorithm calls with this shape use. Direct where it is supported (stride 1, padding below the kernel
+    /// size), the convolution is not pointwise (im2col is free there) and one side has at most
+    /// <see cref="DirectChannelLimit"/> channels: then one GEMM dimension (output channels, or the patch length
+    /// Channels·KernelH·KernelW for few input channels) is too thin to amortize the patch copy and the packing, while the
+    /// direct tiles (8 channels × 48 positions) stay full. LeNet-5's layers (1→6, 6→16) and lenet-seed's first (1→64)
+    /// go direct; lenet-seed's second (64→128) stays on the GEMM.
+    /// </summary>
+    public static Conv2dAlgorithm AlgorithmFor(in Conv2dShape s)
+    {
+        bool supported = DirectConv2d.Supports(s);
+        if (t_forced is { } forced) return forced == Conv2dAlgorithm.Direct && supported ? forced : Conv2dAlgorithm.Im2ColGemm;
+        return supported && !s.IsPointwise && Math.Min(s.Channels, s.OutChannels) <= DirectChannelLimit
+            ? Conv2dAlgorithm.Direct
+            : Conv2dAlgorithm.Im2ColGemm;
+    }
+
+    /// <summary>See <see cref="AlgorithmFor"/>.</summary>
+    public const int DirectChannelLimit = 16;
+
     /// <summary>
     /// Floats of scratch that <see cref="Forward"/>, <see cref="BackwardInput"/> and <see cref="BackwardFilter"/>
-    /// need to use every <see cref="WorkerPool"/> thread on a batch of <paramref name="batch"/> images: per thread,
-    /// one image's patch matrix (PatchLength × OutSpatial, omitted for pointwise convolutions) and one partial filter
-    /// gradient. A smaller workspace still works, with fewer threads, as long as it holds one thread's share.
+    /// need to use every <see cref="WorkerPool"/> thread on a batch of <paramref name="batch"/> images with the shape's
+    /// <see cref="AlgorithmFor"/>. im2col: per thread, one image's patch matrix (PatchLength × OutSpatial, omitted for
+    /// pointwise convolutions) and one partial filter gradient; direct: the packed weights, then per thread a padded
+    /// image, its wide result and the filter-gradient partials. A smaller workspace still works, with fewer threads,
+    /// as long as it holds one thread's share.
     /// </summary>
     public static int WorkspaceLength(in Conv2dShape shape, int batch)
     {
         shape.Validate();
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
-        return checked(Math.Max(1, Math.Min(WorkerPool.ThreadCount, batch)) * PerThreadWorkspace(shape));
+        int threads = Math.Max(1, Math.Min(WorkerPool.ThreadCount, batch));
+        return AlgorithmFor(shape) == Conv2dAlgorithm.Direct
+            ? checked(DirectConv2d.SharedWorkspace(shape) + threads * DirectConv2d.PerThreadWorkspace(shape))
+            : checked(threads * PerThreadWorkspace(shape));
     }
 
     /// <summary>
@@ -44,6 +83,11 @@ public static unsafe class Conv2d
         fixed (float* outputPointer = output)
         fixed (float* workspacePointer = workspace)
         {
+            if (UseDirect(s, weights.Length, workspace.Length))
+            {
+                DirectConv2d.Forward(s, batch, inputPointer, weightsPointer, outputPointer, workspacePointer, workspace.Length, epilogue);
+                return;
+            }
             var job = new ConvolutionJob<TEpilogue>.Arguments(ConvolutionPass.Forward, s, inputPointer, weightsPointer,
                 outputPointer, workspacePointer, accumulate: false);
             Run(job, batch, workspace.Length, weights.Length, epilogue);
@@ -72,6 +116,11 @@ public static unsafe class Conv2d
         fixed (float* gradInputPointer = gradInput)
         fixed (float* workspacePointer = workspace)
         {
+            if (UseDirect(s, weights.Length, workspace.Length))
+            {
+                DirectConv2d.BackwardInput(s, batch, gradOutputPointer, weightsPointer, gradInputPointer, workspacePointer, workspace.Length);
+                return;
+            }
             var job = new ConvolutionJob<NoEpilogue>.Arguments(ConvolutionPass.BackwardInput, s, gradInputPointer,
                 weightsPointer, gradOutputPointer, workspacePointer, accumulate: false);
             Run(job, batch, workspace.Length, weights.Length, new NoEpilogue());
@@ -106,6 +155,12 @@ public static unsafe class Conv2d
                 if (!accumulate) gradWeights[..s.WeightsLength].Clear();
                 return;
             }
+            if (UseDirect(s, gradWeights.Length, workspace.Length))
+            {
+                DirectConv2d.BackwardFilter(s, batch, inputPointer, gradOutputPointer, gradWeightsPointer, workspacePointer,
+                    workspace.Length, accumulate);
+                return;
+            }
             var job = new ConvolutionJob<NoEpilogue>.Arguments(ConvolutionPass.BackwardFilter, s, inputPointer,
                 gradWeightsPointer, gradOutputPointer, workspacePointer, accumulate);
             int parts = Run(job, batch, workspace.Length, gradWeights.Length, new NoEpilogue());
@@ -115,6 +170,18 @@ public static unsafe class Conv2d
             for (int part = 1; part < parts; part++)
                 TensorPrimitives.Add(total, workspace.Slice(part * perThread + ColumnsLength(s), s.WeightsLength), total);
         }
+    }
+
+    /// <summary>Whether the direct path runs; validates the weights and workspace lengths for it.</summary>
+    private static bool UseDirect(in Conv2dShape s, int weightsLength, int workspaceLength)
+    {
+        if (AlgorithmFor(s) != Conv2dAlgorithm.Direct) return false;
+        if (weightsLength < s.WeightsLength)
+            throw new ArgumentException($"Needs {s.WeightsLength} weights for {s}, got {weightsLength}.", "weights");
+        int needed = DirectConv2d.SharedWorkspace(s) + DirectConv2d.PerThreadWorkspace(s);
+        if (workspaceLength < needed)
+            throw new ArgumentException($"Needs a workspace of at least {needed} floats for {s}, got {workspaceLength}.", "workspace");
+        return true;
     }
 
     /// <summary>Validates the shared arguments, splits the batch and runs the job; returns the number of parts.</summary>

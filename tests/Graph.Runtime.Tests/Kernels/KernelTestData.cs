@@ -40,4 +40,12 @@ internal static class KernelTestData
         try { action(); }
         finally { KernelIsaSelector.ForcedOnThisThread = null; }
     }
+
+    /// <summary>Runs <paramref name="action"/> with convolutions on this thread forced to <paramref name="algorithm"/> where it applies.</summary>
+    public static void WithAlgorithm(Conv2dAlgorithm algorithm, Action action)
+    {
+        Conv2d.ForcedAlgorithmOnThisThread = algorithm;
+        try { action(); }
+        finally { Conv2d.ForcedAlgorithmOnThisThread = null; }
+    }
 }
