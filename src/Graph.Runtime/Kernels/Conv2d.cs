@@ -25,24 +25,34 @@ public static unsafe class Conv2d
     }
 
     /// <summary>
-    /// The algorithm calls with this shape use. Direct where it is supported (stride 1, padding below the kernel
-    /// size), the convolution is not pointwise (im2col is free there) and one side has at most
-    /// <see cref="DirectChannelLimit"/> channels: then one GEMM dimension (output channels, or the patch length
-    /// Channels·KernelH·KernelW for few input channels) is too thin to amortize the patch copy and the packing, while the
-    /// direct tiles (8 channels × 48 positions) stay full. LeNet-5's layers (1→6, 6→16) and lenet-seed's first (1→64)
-    /// go direct; lenet-seed's second (64→128) stays on the GEMM.
+    /// The algorithm a pass with this shape uses. Direct needs stride 1 and padding below the kernel size; pointwise
+    /// convolutions keep im2col (it is free there). Otherwise, measured on LeNet-5 and lenet-seed layers (Zen 5, one
+    /// thread), the direct path wins wherever im2col's copy is large against the GEMM's work, that is everywhere except:
+    /// the forward pass and the input gradient with fewer than <see cref="DirectMinTaps"/> taps per output (Channels·KH·KW,
+    /// resp. OutChannels·KH·KW; the direct path's wide store and crop then outweigh the small product, e.g. 1→64 3×3),
+    /// and the filter gradient with more than <see cref="DirectMaxFilterWeights"/> weights (its lane-wise partials,
+    /// 16 floats per weight per thread, no longer stay in L2, e.g. 64→128 3×3).
     /// </summary>
-    public static Conv2dAlgorithm AlgorithmFor(in Conv2dShape s)
+    public static Conv2dAlgorithm AlgorithmFor(in Conv2dShape s, ConvolutionPass pass)
     {
         bool supported = DirectConv2d.Supports(s);
         if (t_forced is { } forced) return forced == Conv2dAlgorithm.Direct && supported ? forced : Conv2dAlgorithm.Im2ColGemm;
-        return supported && !s.IsPointwise && Math.Min(s.Channels, s.OutChannels) <= DirectChannelLimit
-            ? Conv2dAlgorithm.Direct
-            : Conv2dAlgorithm.Im2ColGemm;
+        if (!supported || s.IsPointwise) return Conv2dAlgorithm.Im2ColGemm;
+        int kernel = s.KernelH * s.KernelW;
+        bool direct = pass switch
+        {
+            ConvolutionPass.Forward => s.Channels * kernel >= DirectMinTaps,
+            ConvolutionPass.BackwardInput => s.OutChannels * kernel >= DirectMinTaps,
+            _ => s.WeightsLength <= DirectMaxFilterWeights,
+        };
+        return direct ? Conv2dAlgorithm.Direct : Conv2dAlgorithm.Im2ColGemm;
     }
 
     /// <summary>See <see cref="AlgorithmFor"/>.</summary>
-    public const int DirectChannelLimit = 16;
+    public const int DirectMinTaps = 16;
+
+    /// <summary>See <see cref="AlgorithmFor"/>.</summary>
+    public const int DirectMaxFilterWeights = 16384;
 
     /// <summary>
     /// Floats of scratch that <see cref="Forward"/>, <see cref="BackwardInput"/> and <see cref="BackwardFilter"/>
@@ -57,9 +67,13 @@ public static unsafe class Conv2d
         shape.Validate();
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         int threads = Math.Max(1, Math.Min(WorkerPool.ThreadCount, batch));
-        return AlgorithmFor(shape) == Conv2dAlgorithm.Direct
-            ? checked(DirectConv2d.SharedWorkspace(shape) + threads * DirectConv2d.PerThreadWorkspace(shape))
-            : checked(threads * PerThreadWorkspace(shape));
+        // Passes may use different algorithms; the workspace serves the largest need.
+        long length = 0;
+        foreach (var pass in Enum.GetValues<ConvolutionPass>())
+            length = Math.Max(length, AlgorithmFor(shape, pass) == Conv2dAlgorithm.Direct
+                ? DirectConv2d.SharedWorkspace(shape) + (long)threads * DirectConv2d.PerThreadWorkspace(shape, pass)
+                : (long)threads * PerThreadWorkspace(shape));
+        return checked((int)length);
     }
 
     /// <summary>
@@ -83,7 +97,7 @@ public static unsafe class Conv2d
         fixed (float* outputPointer = output)
         fixed (float* workspacePointer = workspace)
         {
-            if (UseDirect(s, weights.Length, workspace.Length))
+            if (UseDirect(s, ConvolutionPass.Forward, weights.Length, workspace.Length))
             {
                 DirectConv2d.Forward(s, batch, inputPointer, weightsPointer, outputPointer, workspacePointer, workspace.Length, epilogue);
                 return;
@@ -116,7 +130,7 @@ public static unsafe class Conv2d
         fixed (float* gradInputPointer = gradInput)
         fixed (float* workspacePointer = workspace)
         {
-            if (UseDirect(s, weights.Length, workspace.Length))
+            if (UseDirect(s, ConvolutionPass.BackwardInput, weights.Length, workspace.Length))
             {
                 DirectConv2d.BackwardInput(s, batch, gradOutputPointer, weightsPointer, gradInputPointer, workspacePointer, workspace.Length);
                 return;
@@ -155,7 +169,7 @@ public static unsafe class Conv2d
                 if (!accumulate) gradWeights[..s.WeightsLength].Clear();
                 return;
             }
-            if (UseDirect(s, gradWeights.Length, workspace.Length))
+            if (UseDirect(s, ConvolutionPass.BackwardFilter, gradWeights.Length, workspace.Length))
             {
                 DirectConv2d.BackwardFilter(s, batch, inputPointer, gradOutputPointer, gradWeightsPointer, workspacePointer,
                     workspace.Length, accumulate);
@@ -173,12 +187,12 @@ public static unsafe class Conv2d
     }
 
     /// <summary>Whether the direct path runs; validates the weights and workspace lengths for it.</summary>
-    private static bool UseDirect(in Conv2dShape s, int weightsLength, int workspaceLength)
+    private static bool UseDirect(in Conv2dShape s, ConvolutionPass pass, int weightsLength, int workspaceLength)
     {
-        if (AlgorithmFor(s) != Conv2dAlgorithm.Direct) return false;
+        if (AlgorithmFor(s, pass) != Conv2dAlgorithm.Direct) return false;
         if (weightsLength < s.WeightsLength)
             throw new ArgumentException($"Needs {s.WeightsLength} weights for {s}, got {weightsLength}.", "weights");
-        int needed = DirectConv2d.SharedWorkspace(s) + DirectConv2d.PerThreadWorkspace(s);
+        int needed = DirectConv2d.SharedWorkspace(s) + DirectConv2d.PerThreadWorkspace(s, pass);
         if (workspaceLength < needed)
             throw new ArgumentException($"Needs a workspace of at least {needed} floats for {s}, got {workspaceLength}.", "workspace");
         return true;
@@ -217,7 +231,16 @@ public static unsafe class Conv2d
     private static int PerThreadWorkspace(in Conv2dShape s) => checked(ColumnsLength(s) + s.WeightsLength);
 }
 
-internal enum ConvolutionPass { Forward, BackwardInput, BackwardFilter }
+/// <summary>The three computations of a convolution layer.</summary>
+public enum ConvolutionPass
+{
+    /// <summary><see cref="Conv2d.Forward"/>.</summary>
+    Forward,
+    /// <summary><see cref="Conv2d.BackwardInput"/>.</summary>
+    BackwardInput,
+    /// <summary><see cref="Conv2d.BackwardFilter"/>.</summary>
+    BackwardFilter,
+}
 
 /// <summary>One convolution pass over a batch, split into fixed contiguous ranges of images.</summary>
 internal sealed unsafe class ConvolutionJob<TEpilogue> : ParallelJob where TEpilogue : struct, IEpilogue

@@ -80,8 +80,7 @@ internal readonly unsafe struct WideLayout
     {
         for (int p = 0; p < planes; p++)
             for (int y = 0; y < rows; y++)
-                Unsafe.CopyBlockUnaligned(to + p * toPlane + y * toPitch, from + p * fromPlane + y * fromPitch,
-                    (uint)width * sizeof(float));
+                Im2Col.Copy(from + p * fromPlane + y * fromPitch, to + p * toPlane + y * toPitch, width);
     }
 }
 
@@ -110,25 +109,27 @@ internal static unsafe class DirectConv2d
     public static int SharedWorkspace(in Conv2dShape s) =>
         checked(s.WeightsLength + Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW);
 
-    /// <summary>Floats per thread: the larger of the input-gradient pass's and the filter-gradient pass's buffers
-    /// (the forward pass needs a subset of the latter).</summary>
-    public static int PerThreadWorkspace(in Conv2dShape s)
+    /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient adds its
+    /// lane-wise partials and its sum.</summary>
+    public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass)
     {
+        if (pass == ConvolutionPass.BackwardInput)
+        {
+            var gradient = new WideLayout(InputGradientShape(s));
+            return checked(gradient.PaddedLength + s.Channels * gradient.RowStride);
+        }
         var layout = new WideLayout(s);
-        var gradientLayout = new WideLayout(InputGradientShape(s));
-        long filter = layout.PaddedLength + (long)s.OutChannels * layout.RowStride
-            + (long)s.WeightsLength * WideLayout.MaxLanes + s.WeightsLength;
-        long input = gradientLayout.PaddedLength + (long)s.Channels * gradientLayout.RowStride;
-        return checked((int)Math.Max(filter, input));
+        long forward = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
+        return checked((int)(pass == ConvolutionPass.Forward ? forward : forward + (long)s.WeightsLength * (WideLayout.MaxLanes + 1)));
     }
 
     /// <summary>Start of part <paramref name="part"/>'s share of the workspace (after the shared floats).</summary>
-    public static float* ThreadBuffer(in Conv2dShape s, float* workspace, int part) =>
-        workspace + SharedWorkspace(s) + (nint)part * PerThreadWorkspace(s);
+    public static float* ThreadBuffer(in Conv2dShape s, ConvolutionPass pass, float* workspace, int part) =>
+        workspace + SharedWorkspace(s) + (nint)part * PerThreadWorkspace(s, pass);
 
     /// <summary>Parts the batch is split into, given the caller's workspace.</summary>
-    public static int Parts(in Conv2dShape s, int batch, int workspaceLength) =>
-        Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - SharedWorkspace(s)) / PerThreadWorkspace(s));
+    public static int Parts(in Conv2dShape s, ConvolutionPass pass, int batch, int workspaceLength) =>
+        Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - SharedWorkspace(s)) / PerThreadWorkspace(s, pass));
 
     public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
         float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
@@ -161,7 +162,8 @@ internal static unsafe class DirectConv2d
         var total = new Span<float>(gradWeights, s.WeightsLength);
         for (int part = 0; part < parts; part++)
         {
-            var sum = new ReadOnlySpan<float>(FilterBuffers.For(s, workspace, part).Sum, s.WeightsLength);
+            var buffers = new FilterBuffers(new WideLayout(s), ThreadBuffer(s, ConvolutionPass.BackwardFilter, workspace, part));
+            var sum = new ReadOnlySpan<float>(buffers.Sum, s.WeightsLength);
             if (part == 0 && !accumulate) sum.CopyTo(total);
             else System.Numerics.Tensors.TensorPrimitives.Add(total, sum, total);
         }
@@ -205,7 +207,7 @@ internal static unsafe class DirectConv2d
         int* taps = (int*)(workspace + s.WeightsLength);
         layout.WriteTaps(taps);
         if (batch == 0) return 0;
-        int parts = Parts(s, batch, workspaceLength);
+        int parts = Parts(s, pass, batch, workspaceLength);
         var job = DirectConvolutionJob<TEpilogue>.ForCurrentThread;
         job.Set(pass, s, layout, batch, source, gradOutput, result, workspace, taps, epilogue, KernelIsaSelector.Current);
         try { WorkerPool.Run(job, parts); }
@@ -226,16 +228,13 @@ internal readonly unsafe struct FilterBuffers
     /// <summary>The thread's filter-gradient sum.</summary>
     public readonly float* Sum;
 
-    private FilterBuffers(in WideLayout layout, float* start)
+    public FilterBuffers(in WideLayout layout, float* start)
     {
         Padded = start;
         Wide = Padded + layout.PaddedLength;
         Partial = Wide + (nint)layout.Shape.OutChannels * layout.RowStride;
         Sum = Partial + (nint)layout.Shape.WeightsLength * WideLayout.MaxLanes;
     }
-
-    public static FilterBuffers For(in Conv2dShape s, float* workspace, int part) =>
-        new(new WideLayout(s), DirectConv2d.ThreadBuffer(s, workspace, part));
 }
 
 /// <summary>One direct-convolution pass over a batch, split into fixed contiguous ranges of images.</summary>
@@ -282,8 +281,8 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
 
     private void Images<TSimd, TVector>(int part, int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
-        float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _workspace, part);
-        if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(FilterBuffers.For(_workspaceShape, _workspace, part), first, end);
+        float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _pass, _workspace, part);
+        if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
         else Correlate<TSimd, TVector>(buffer, first, end);
     }
 

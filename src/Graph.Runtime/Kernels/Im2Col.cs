@@ -74,7 +74,7 @@ internal static unsafe class Im2Col
     /// per-run call overhead, not bandwidth, is what im2col of small images pays for.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(float* source, float* destination, int count)
+    internal static void Copy(float* source, float* destination, int count)
     {
         if (count >= LongRun) Unsafe.CopyBlockUnaligned(destination, source, (uint)count * sizeof(float));
         else if (count >= 16 && Vector512.IsHardwareAccelerated)

@@ -128,7 +128,7 @@ public class Conv2dTests
     {
         WithAlgorithm(Conv2dAlgorithm.Direct, () =>
         {
-            Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(s));
+            foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(s, pass));
             AllPassesMatchReference(s, batch, Conv2dAlgorithm.Direct, $"{s} batch {batch}");
         });
     }
@@ -138,14 +138,23 @@ public class Conv2dTests
     {
         WithAlgorithm(Conv2dAlgorithm.Direct, () =>
         {
-            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 2, 2, 1, 1)));
-            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 1, 1, 3, 3)));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 2, 2, 1, 1), ConvolutionPass.Forward));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 1, 1, 3, 3), ConvolutionPass.Forward));
         });
-        // The default choice: few channels on either side go direct, wide layers and pointwise ones use the GEMM.
-        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2)));
-        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1)));
-        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(64, 14, 14, 128, 3, 3, 1, 1, 1, 1)));
-        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1)));
+        // The default choice (see AlgorithmFor): LeNet-5 goes direct, lenet-seed's first forward pass (9 taps) and its
+        // second layer's filter gradient (73728 weights) keep the GEMM, as do pointwise convolutions.
+        var lenet1 = new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2);
+        var seed1 = new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1);
+        var seed2 = new Conv2dShape(64, 14, 14, 128, 3, 3, 1, 1, 1, 1);
+        foreach (var pass in Enum.GetValues<ConvolutionPass>())
+        {
+            Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(lenet1, pass));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1), pass));
+        }
+        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
+        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
+        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
+        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
     }
 
     /// <summary>Forward, input gradient and filter gradient (overwritten and accumulated) against the reference.</summary>
@@ -220,6 +229,8 @@ public class Conv2dTests
         Conv2d.Forward(s, batch, input, weights, output, new float[oneThread]);
 
         for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"output {i}");
-        Assert.Throws<ArgumentException>(() => Conv2d.Forward(s, batch, input, weights, output, new float[oneThread - 1]));
+        // The filter gradient needs the most (the whole share on either path).
+        Assert.Throws<ArgumentException>(() =>
+            Conv2d.BackwardFilter(s, batch, input, output, new float[s.WeightsLength], new float[oneThread - 1], accumulate: false));
     }
 }
