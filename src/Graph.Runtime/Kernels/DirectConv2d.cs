@@ -180,12 +180,13 @@ internal static unsafe class DirectConv2d
         for (int first = 0, blocks = BlockCount(rows, DirectConv2dTiles.CorrelateRows); first < rows; blocks--)
         {
             int count = NextBlock(rows - first, blocks);
-            float* block = packed + (nint)first * depth;
-            for (int k = 0; k < depth; k++)
-            {
-                float* column = source + (nint)(k / innerCount) * outerStride + (nint)(k % innerCount) * innerStride;
-                for (int r = 0; r < count; r++) block[k * count + r] = column[(nint)(first + r) * rowStride];
-            }
+            float* target = packed + (nint)first * depth, rowStart = source + (nint)first * rowStride;
+            for (int outer = 0; outer < depth / innerCount; outer++)
+                for (int inner = 0; inner < innerCount; inner++, target += count)
+                {
+                    float* column = rowStart + (nint)outer * outerStride + (nint)inner * innerStride;
+                    for (int r = 0; r < count; r++) target[r] = column[(nint)r * rowStride];
+                }
             first += count;
         }
     }
