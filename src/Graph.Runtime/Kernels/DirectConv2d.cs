@@ -53,13 +53,33 @@ internal readonly unsafe struct WideLayout
     /// <summary>Floats between the rows (channels) of a wide result: <see cref="Positions"/> in whole vectors.</summary>
     public int RowStride => (Positions + MaxLanes - 1) / MaxLanes * MaxLanes;
 
-    /// <summary>Writes the padded-image offset of every tap (c, ky, kx), in the weights' order.</summary>
-    public void WriteTaps(int* taps)
+    /// <summary>
+    /// Writes the padded-image offset of every tap: in the weights' order (c, ky, kx), or with the kernel row
+    /// outermost (ky, c, kx), so that the taps reading one kernel row are a contiguous range
+    /// (<see cref="KernelRows"/> skips the rows a run of positions only sees as padding).
+    /// </summary>
+    public void WriteTaps(int* taps, bool kernelRowOutermost)
     {
-        for (int c = 0, k = 0; c < Shape.Channels; c++)
-            for (int ky = 0; ky < Shape.KernelH; ky++)
+        int k = 0;
+        for (int outer = 0; outer < (kernelRowOutermost ? Shape.KernelH : Shape.Channels); outer++)
+            for (int middle = 0; middle < (kernelRowOutermost ? Shape.Channels : Shape.KernelH); middle++)
                 for (int kx = 0; kx < Shape.KernelW; kx++)
+                {
+                    (int c, int ky) = kernelRowOutermost ? (middle, outer) : (outer, middle);
                     taps[k++] = c * PaddedPlane + ky * PaddedWidth + kx;
+                }
+    }
+
+    /// <summary>
+    /// The kernel rows [firstRow, endRow) whose taps reach the image, not only its zero padding, for some wide
+    /// position in [firstPosition, endPosition): position q reads padded row q / PaddedWidth + ky. Empty when
+    /// endRow ≤ firstRow.
+    /// </summary>
+    public void KernelRows(int firstPosition, int endPosition, out int firstRow, out int endRow)
+    {
+        int top = firstPosition / PaddedWidth, bottom = (endPosition - 1) / PaddedWidth;
+        firstRow = Math.Max(0, Shape.PadH - bottom);
+        endRow = Math.Min(Shape.KernelH, Shape.PadH + Shape.Height - top);
     }
 
     /// <summary>Copies an image into the interior of a padded image (whose border stays as it is: zero).</summary>
@@ -134,10 +154,10 @@ internal static unsafe class DirectConv2d
     public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
         float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
     {
-        int taps = s.PatchLength;
-        // packed[o, (c, ky, kx)] = weights[o·PatchLength + k]
-        PackRows(weights, s.OutChannels, taps, rowStride: taps, outerStride: taps, innerCount: taps, innerStride: 1,
-            workspace);
+        int kernel = s.KernelH * s.KernelW;
+        // packed[o, (ky, c, kx)] = weights[o, c, ky, kx]
+        PackRows(weights, s.OutChannels, s.PatchLength, s.Channels, s.KernelH, s.KernelW, channelStride: kernel,
+            kernelRowStride: s.KernelW, kernelColumnStride: 1, workspace);
         Run(ConvolutionPass.Forward, s, new WideLayout(s), batch, input, null, output, workspace, workspaceLength, epilogue);
     }
 
@@ -145,9 +165,9 @@ internal static unsafe class DirectConv2d
         float* workspace, int workspaceLength)
     {
         int kernel = s.KernelH * s.KernelW;
-        // Transposed and flipped: packed[c, (o, ky', kx')] = weights[o, c, KH−1−ky', KW−1−kx'].
-        PackRows(weights + kernel - 1, s.Channels, s.OutChannels * kernel, rowStride: kernel,
-            outerStride: s.Channels * kernel, innerCount: kernel, innerStride: -1, workspace);
+        // Transposed and flipped: packed[c, (ky', o, kx')] = weights[o, c, KH−1−ky', KW−1−kx'].
+        PackRows(weights + kernel - 1, s.Channels, kernel, s.OutChannels, s.KernelH, s.KernelW,
+            channelStride: s.Channels * kernel, kernelRowStride: -s.KernelW, kernelColumnStride: -1, workspace);
         Run(ConvolutionPass.BackwardInput, s, new WideLayout(InputGradientShape(s)), batch, gradOutput, null, gradInput,
             workspace, workspaceLength, new NoEpilogue());
     }
@@ -170,23 +190,25 @@ internal static unsafe class DirectConv2d
     }
 
     /// <summary>
-    /// Packs a rows × depth matrix for <see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>: per
-    /// block of rows (<see cref="NextBlock"/>), depth-major with the block's rows adjacent. Element (r, k) with
-    /// k = outer·innerCount + inner is <c>source[r·rowStride + outer·outerStride + inner·innerStride]</c>.
+    /// Packs the weights for <see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>: per block of
+    /// rows (<see cref="NextBlock"/>), taps in (ky, channel, kx) order with the block's rows adjacent. Element
+    /// (r, ky, channel, kx) is <c>source[r·rowStride + channel·channelStride + ky·kernelRowStride + kx·kernelColumnStride]</c>.
     /// </summary>
-    private static void PackRows(float* source, int rows, int depth, int rowStride, int outerStride, int innerCount,
-        int innerStride, float* packed)
+    private static void PackRows(float* source, int rows, int rowStride, int channels, int kernelH, int kernelW,
+        int channelStride, int kernelRowStride, int kernelColumnStride, float* packed)
     {
+        int depth = kernelH * channels * kernelW;
         for (int first = 0, blocks = BlockCount(rows, DirectConv2dTiles.CorrelateRows); first < rows; blocks--)
         {
             int count = NextBlock(rows - first, blocks);
             float* target = packed + (nint)first * depth, rowStart = source + (nint)first * rowStride;
-            for (int outer = 0; outer < depth / innerCount; outer++)
-                for (int inner = 0; inner < innerCount; inner++, target += count)
-                {
-                    float* column = rowStart + (nint)outer * outerStride + (nint)inner * innerStride;
-                    for (int r = 0; r < count; r++) target[r] = column[(nint)r * rowStride];
-                }
+            for (int ky = 0; ky < kernelH; ky++)
+                for (int channel = 0; channel < channels; channel++)
+                    for (int kx = 0; kx < kernelW; kx++, target += count)
+                    {
+                        float* column = rowStart + (nint)channel * channelStride + (nint)ky * kernelRowStride + (nint)kx * kernelColumnStride;
+                        for (int r = 0; r < count; r++) target[r] = column[(nint)r * rowStride];
+                    }
             first += count;
         }
     }
@@ -206,7 +228,7 @@ internal static unsafe class DirectConv2d
         where TEpilogue : struct, IEpilogue
     {
         int* taps = (int*)(workspace + s.WeightsLength);
-        layout.WriteTaps(taps);
+        layout.WriteTaps(taps, kernelRowOutermost: pass != ConvolutionPass.BackwardFilter);
         if (batch == 0) return 0;
         int parts = Parts(s, pass, batch, workspaceLength);
         var job = DirectConvolutionJob<TEpilogue>.ForCurrentThread;
@@ -294,7 +316,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
         Conv2dShape s = layout.Shape;
         float* wide = padded + layout.PaddedLength;
         new Span<float>(padded, layout.PaddedLength).Clear();
-        int rows = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count;
+        int rows = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count, tapsPerRow = depth / s.KernelH;
         int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride;
         float* packed = _workspace;
         for (int n = first; n < end; n++)
@@ -307,8 +329,10 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
                 for (int v = 0; v < vectors; v += DirectConv2dTiles.CorrelateColumns)
                 {
                     int columns = Math.Min(DirectConv2dTiles.CorrelateColumns, vectors - v);
-                    DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, columns, depth, _taps, weights,
-                        padded + v * lanes, output + v * lanes, stride);
+                    layout.KernelRows(v * lanes, Math.Min((v + columns) * lanes, layout.Positions), out int firstRow, out int endRow);
+                    int firstTap = Math.Min(firstRow, endRow) * tapsPerRow, tapCount = Math.Max(0, endRow - firstRow) * tapsPerRow;
+                    DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, columns, tapCount, _taps + firstTap,
+                        weights + (nint)firstTap * count, padded + v * lanes, output + v * lanes, stride);
                 }
                 row += count;
             }
