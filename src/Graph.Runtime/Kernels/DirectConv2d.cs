@@ -109,8 +109,10 @@ internal readonly unsafe struct WideLayout
 /// time copying patches. Each image is copied once into a zero-padded buffer; the forward pass and the input gradient
 /// are register-tiled products of packed weights with that buffer read at each tap's offset
 /// (<see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>); the input gradient is the forward
-/// convolution of the output gradient, padded by kernel − 1 − pad, with the weights transposed and flipped. The
-/// filter gradient sums lane-wise partials per thread over its images and reduces them once. Images are split
+/// convolution of the output gradient, padded by kernel − 1 − pad, with the weights transposed and flipped. Taps are
+/// ordered kernel row first, so a tile skips the kernel rows that only meet padding for its positions. The filter
+/// gradient's tiles run through a few images at a time (<see cref="FilterImages"/>) into lane-wise partials per
+/// thread, reduced across lanes once at the end. Images are split
 /// across <see cref="WorkerPool"/> threads in fixed contiguous ranges; filter-gradient partials are added in thread
 /// order, so results are bit-identical run to run for a given thread count.
 /// </summary>
@@ -129,8 +131,8 @@ internal static unsafe class DirectConv2d
     public static int SharedWorkspace(in Conv2dShape s) =>
         checked(s.WeightsLength + Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW);
 
-    /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient adds its
-    /// lane-wise partials and its sum.</summary>
+    /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient holds
+    /// <see cref="FilterImages"/> of each, plus its lane-wise partials and its sum.</summary>
     public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass)
     {
         if (pass == ConvolutionPass.BackwardInput)
@@ -139,8 +141,22 @@ internal static unsafe class DirectConv2d
             return checked(gradient.PaddedLength + s.Channels * gradient.RowStride);
         }
         var layout = new WideLayout(s);
-        long forward = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
-        return checked((int)(pass == ConvolutionPass.Forward ? forward : forward + (long)s.WeightsLength * (WideLayout.MaxLanes + 1)));
+        long image = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
+        return checked((int)(pass == ConvolutionPass.Forward
+            ? image
+            : FilterImages(s) * image + (long)s.WeightsLength * (WideLayout.MaxLanes + 1)));
+    }
+
+    /// <summary>
+    /// Images the filter gradient's tiles run through before adding to the lane-wise partials (fewer partial
+    /// updates and tile calls): up to 8, as many as keep their padded inputs and wide gradients within 128 KiB.
+    /// A function of the shape only, so the summation order never changes.
+    /// </summary>
+    public static int FilterImages(in Conv2dShape s)
+    {
+        var layout = new WideLayout(s);
+        long image = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
+        return (int)Math.Clamp(32768 / image, 1, 8);
     }
 
     /// <summary>Start of part <paramref name="part"/>'s share of the workspace (after the shared floats).</summary>
@@ -242,10 +258,14 @@ internal static unsafe class DirectConv2d
 /// <summary>One thread's buffers in the filter-gradient pass, carved from its share of the workspace.</summary>
 internal readonly unsafe struct FilterBuffers
 {
-    /// <summary>The zero-padded input image.</summary>
+    /// <summary>Zero-padded input images, <see cref="WideLayout.PaddedLength"/> floats apart.</summary>
     public readonly float* Padded;
-    /// <summary>The output gradient on wide rows (zeros in the wide gaps, so dropped positions add nothing).</summary>
+    /// <summary>Output gradients on wide rows (zeros in the wide gaps, so dropped positions add nothing),
+    /// <see cref="WideImageLength"/> floats apart.</summary>
     public readonly float* Wide;
+    /// <summary>Images in <see cref="Padded"/> and <see cref="Wide"/>.</summary>
+    public readonly int Images;
+    public readonly int WideImageLength;
     /// <summary>Lane-wise partial sums, MaxLanes floats per weight.</summary>
     public readonly float* Partial;
     /// <summary>The thread's filter-gradient sum.</summary>
@@ -253,9 +273,11 @@ internal readonly unsafe struct FilterBuffers
 
     public FilterBuffers(in WideLayout layout, float* start)
     {
+        Images = DirectConv2d.FilterImages(layout.Shape);
+        WideImageLength = layout.Shape.OutChannels * layout.RowStride;
         Padded = start;
-        Wide = Padded + layout.PaddedLength;
-        Partial = Wide + (nint)layout.Shape.OutChannels * layout.RowStride;
+        Wide = Padded + (nint)Images * layout.PaddedLength;
+        Partial = Wide + (nint)Images * WideImageLength;
         Sum = Partial + (nint)layout.Shape.WeightsLength * WideLayout.MaxLanes;
     }
 }
@@ -351,22 +373,27 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
         Conv2dShape s = layout.Shape;
         int rows = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count;
         int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride;
+        int paddedLength = layout.PaddedLength, wideLength = buffers.WideImageLength;
         // Zero padding, wide gaps and slack: garbage there would reach the sums as 0·NaN.
-        new Span<float>(buffers.Padded, layout.PaddedLength).Clear();
-        new Span<float>(buffers.Wide, rows * stride).Clear();
+        new Span<float>(buffers.Padded, buffers.Images * paddedLength).Clear();
+        new Span<float>(buffers.Wide, buffers.Images * wideLength).Clear();
         new Span<float>(buffers.Partial, s.WeightsLength * lanes).Clear();
-        for (int n = first; n < end; n++)
+        for (int n = first; n < end; n += buffers.Images)
         {
-            layout.Pad(_source + (nint)n * s.InputImageLength, buffers.Padded);
-            layout.Spread(_gradOutput + (nint)n * s.OutputImageLength, rows, buffers.Wide);
+            int images = Math.Min(buffers.Images, end - n);
+            for (int i = 0; i < images; i++)
+            {
+                layout.Pad(_source + (nint)(n + i) * s.InputImageLength, buffers.Padded + (nint)i * paddedLength);
+                layout.Spread(_gradOutput + (nint)(n + i) * s.OutputImageLength, rows, buffers.Wide + (nint)i * wideLength);
+            }
             for (int row = 0, rowBlocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.FilterRows); row < rows; rowBlocks--)
             {
                 int rowCount = DirectConv2d.NextBlock(rows - row, rowBlocks);
                 for (int tap = 0, tapBlocks = DirectConv2d.BlockCount(depth, DirectConv2dTiles.FilterTaps); tap < depth; tapBlocks--)
                 {
                     int tapCount = DirectConv2d.NextBlock(depth - tap, tapBlocks);
-                    DirectConv2dTiles.FilterGradientAny<TSimd, TVector>(rowCount, tapCount, vectors,
-                        buffers.Wide + (nint)row * stride, stride, buffers.Padded, _taps + tap,
+                    DirectConv2dTiles.FilterGradientAny<TSimd, TVector>(rowCount, tapCount, images, vectors,
+                        buffers.Wide + (nint)row * stride, stride, wideLength, buffers.Padded, paddedLength, _taps + tap,
                         buffers.Partial + ((nint)row * depth + tap) * lanes, (nint)depth * lanes);
                     tap += tapCount;
                 }

@@ -134,13 +134,15 @@ internal static unsafe class DirectConv2dTiles
     }
 
     /// <summary>
-    /// <c>partial[r·partialStride + t·lanes ..] += Σ_v gradOutput[r·gradOutputStride + v·lanes ..] ⊙ source[taps[t] + v·lanes ..]</c>
-    /// for TRows rows, TTaps taps and <paramref name="vectors"/> vectors of positions: lane-wise partial sums, reduced
-    /// across lanes once at the end of the pass. Per vector, TRows + TTaps loads feed TRows·TTaps FMAs.
+    /// <c>partial[r·partialStride + t·lanes ..] += Σ_i Σ_v gradOutput[i·gradOutputImageStride + r·gradOutputStride + v·lanes ..]
+    /// ⊙ source[i·sourceImageStride + taps[t] + v·lanes ..]</c> for TRows rows, TTaps taps, <paramref name="images"/>
+    /// images and <paramref name="vectors"/> vectors of positions: lane-wise partial sums, reduced across lanes once at
+    /// the end of the pass. Per vector, TRows + TTaps loads feed TRows·TTaps FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FilterGradient<TSimd, TVector, TRows, TTaps>(int vectors, float* gradOutput, nint gradOutputStride,
-        float* source, int* taps, float* partial, nint partialStride)
+    public static void FilterGradient<TSimd, TVector, TRows, TTaps>(int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps,
+        float* partial, nint partialStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TTaps : struct, ITileCount
     {
         int rows = TRows.Value, tapCount = TTaps.Value, lanes = TSimd.Count;
@@ -149,56 +151,60 @@ internal static unsafe class DirectConv2dTiles
         TVector c10 = TSimd.Zero, c11 = TSimd.Zero, c12 = TSimd.Zero, c13 = TSimd.Zero, c14 = TSimd.Zero, c15 = TSimd.Zero;
         TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c22 = TSimd.Zero, c23 = TSimd.Zero, c24 = TSimd.Zero, c25 = TSimd.Zero;
         TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c32 = TSimd.Zero, c33 = TSimd.Zero, c34 = TSimd.Zero, c35 = TSimd.Zero;
-        for (int v = 0; v < vectors; v++, gradOutput += lanes, source += lanes)
+        for (int image = 0; image < images; image++, gradOutput += gradOutputImageStride, source += sourceImageStride)
         {
-            TVector g0 = TSimd.Load(gradOutput);
-            TVector g1 = rows > 1 ? TSimd.Load(gradOutput + 1 * gradOutputStride) : TSimd.Zero;
-            TVector g2 = rows > 2 ? TSimd.Load(gradOutput + 2 * gradOutputStride) : TSimd.Zero;
-            TVector g3 = rows > 3 ? TSimd.Load(gradOutput + 3 * gradOutputStride) : TSimd.Zero;
-            TVector x0 = TSimd.Load(source + t0);
-            c00 = TSimd.MultiplyAdd(g0, x0, c00);
-            if (rows > 1) c10 = TSimd.MultiplyAdd(g1, x0, c10);
-            if (rows > 2) c20 = TSimd.MultiplyAdd(g2, x0, c20);
-            if (rows > 3) c30 = TSimd.MultiplyAdd(g3, x0, c30);
-            if (tapCount > 1)
+            float* g = gradOutput, x = source;
+            for (int v = 0; v < vectors; v++, g += lanes, x += lanes)
             {
-                TVector x1 = TSimd.Load(source + t1);
-                c01 = TSimd.MultiplyAdd(g0, x1, c01);
-                if (rows > 1) c11 = TSimd.MultiplyAdd(g1, x1, c11);
-                if (rows > 2) c21 = TSimd.MultiplyAdd(g2, x1, c21);
-                if (rows > 3) c31 = TSimd.MultiplyAdd(g3, x1, c31);
-            }
-            if (tapCount > 2)
-            {
-                TVector x2 = TSimd.Load(source + t2);
-                c02 = TSimd.MultiplyAdd(g0, x2, c02);
-                if (rows > 1) c12 = TSimd.MultiplyAdd(g1, x2, c12);
-                if (rows > 2) c22 = TSimd.MultiplyAdd(g2, x2, c22);
-                if (rows > 3) c32 = TSimd.MultiplyAdd(g3, x2, c32);
-            }
-            if (tapCount > 3)
-            {
-                TVector x3 = TSimd.Load(source + t3);
-                c03 = TSimd.MultiplyAdd(g0, x3, c03);
-                if (rows > 1) c13 = TSimd.MultiplyAdd(g1, x3, c13);
-                if (rows > 2) c23 = TSimd.MultiplyAdd(g2, x3, c23);
-                if (rows > 3) c33 = TSimd.MultiplyAdd(g3, x3, c33);
-            }
-            if (tapCount > 4)
-            {
-                TVector x4 = TSimd.Load(source + t4);
-                c04 = TSimd.MultiplyAdd(g0, x4, c04);
-                if (rows > 1) c14 = TSimd.MultiplyAdd(g1, x4, c14);
-                if (rows > 2) c24 = TSimd.MultiplyAdd(g2, x4, c24);
-                if (rows > 3) c34 = TSimd.MultiplyAdd(g3, x4, c34);
-            }
-            if (tapCount > 5)
-            {
-                TVector x5 = TSimd.Load(source + t5);
-                c05 = TSimd.MultiplyAdd(g0, x5, c05);
-                if (rows > 1) c15 = TSimd.MultiplyAdd(g1, x5, c15);
-                if (rows > 2) c25 = TSimd.MultiplyAdd(g2, x5, c25);
-                if (rows > 3) c35 = TSimd.MultiplyAdd(g3, x5, c35);
+                TVector g0 = TSimd.Load(g);
+                TVector g1 = rows > 1 ? TSimd.Load(g + 1 * gradOutputStride) : TSimd.Zero;
+                TVector g2 = rows > 2 ? TSimd.Load(g + 2 * gradOutputStride) : TSimd.Zero;
+                TVector g3 = rows > 3 ? TSimd.Load(g + 3 * gradOutputStride) : TSimd.Zero;
+                TVector x0 = TSimd.Load(x + t0);
+                c00 = TSimd.MultiplyAdd(g0, x0, c00);
+                if (rows > 1) c10 = TSimd.MultiplyAdd(g1, x0, c10);
+                if (rows > 2) c20 = TSimd.MultiplyAdd(g2, x0, c20);
+                if (rows > 3) c30 = TSimd.MultiplyAdd(g3, x0, c30);
+                if (tapCount > 1)
+                {
+                    TVector x1 = TSimd.Load(x + t1);
+                    c01 = TSimd.MultiplyAdd(g0, x1, c01);
+                    if (rows > 1) c11 = TSimd.MultiplyAdd(g1, x1, c11);
+                    if (rows > 2) c21 = TSimd.MultiplyAdd(g2, x1, c21);
+                    if (rows > 3) c31 = TSimd.MultiplyAdd(g3, x1, c31);
+                }
+                if (tapCount > 2)
+                {
+                    TVector x2 = TSimd.Load(x + t2);
+                    c02 = TSimd.MultiplyAdd(g0, x2, c02);
+                    if (rows > 1) c12 = TSimd.MultiplyAdd(g1, x2, c12);
+                    if (rows > 2) c22 = TSimd.MultiplyAdd(g2, x2, c22);
+                    if (rows > 3) c32 = TSimd.MultiplyAdd(g3, x2, c32);
+                }
+                if (tapCount > 3)
+                {
+                    TVector x3 = TSimd.Load(x + t3);
+                    c03 = TSimd.MultiplyAdd(g0, x3, c03);
+                    if (rows > 1) c13 = TSimd.MultiplyAdd(g1, x3, c13);
+                    if (rows > 2) c23 = TSimd.MultiplyAdd(g2, x3, c23);
+                    if (rows > 3) c33 = TSimd.MultiplyAdd(g3, x3, c33);
+                }
+                if (tapCount > 4)
+                {
+                    TVector x4 = TSimd.Load(x + t4);
+                    c04 = TSimd.MultiplyAdd(g0, x4, c04);
+                    if (rows > 1) c14 = TSimd.MultiplyAdd(g1, x4, c14);
+                    if (rows > 2) c24 = TSimd.MultiplyAdd(g2, x4, c24);
+                    if (rows > 3) c34 = TSimd.MultiplyAdd(g3, x4, c34);
+                }
+                if (tapCount > 5)
+                {
+                    TVector x5 = TSimd.Load(x + t5);
+                    c05 = TSimd.MultiplyAdd(g0, x5, c05);
+                    if (rows > 1) c15 = TSimd.MultiplyAdd(g1, x5, c15);
+                    if (rows > 2) c25 = TSimd.MultiplyAdd(g2, x5, c25);
+                    if (rows > 3) c35 = TSimd.MultiplyAdd(g3, x5, c35);
+                }
             }
         }
         AddRow<TSimd, TVector, TTaps>(partial, c00, c01, c02, c03, c04, c05);
@@ -251,31 +257,33 @@ internal static unsafe class DirectConv2dTiles
     }
 
     /// <summary>Runs <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> with run-time tile sizes.</summary>
-    public static void FilterGradientAny<TSimd, TVector>(int rows, int tapCount, int vectors, float* gradOutput,
-        nint gradOutputStride, float* source, int* taps, float* partial, nint partialStride)
+    public static void FilterGradientAny<TSimd, TVector>(int rows, int tapCount, int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps, float* partial,
+        nint partialStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         switch (rows)
         {
-            case 1: FilterGradientRows<TSimd, TVector, Tile1>(tapCount, vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 2: FilterGradientRows<TSimd, TVector, Tile2>(tapCount, vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 3: FilterGradientRows<TSimd, TVector, Tile3>(tapCount, vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            default: FilterGradientRows<TSimd, TVector, Tile4>(tapCount, vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
+            case 1: FilterGradientRows<TSimd, TVector, Tile1>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 2: FilterGradientRows<TSimd, TVector, Tile2>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 3: FilterGradientRows<TSimd, TVector, Tile3>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            default: FilterGradientRows<TSimd, TVector, Tile4>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
         }
     }
 
-    private static void FilterGradientRows<TSimd, TVector, TRows>(int tapCount, int vectors, float* gradOutput,
-        nint gradOutputStride, float* source, int* taps, float* partial, nint partialStride)
+    private static void FilterGradientRows<TSimd, TVector, TRows>(int tapCount, int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps, float* partial,
+        nint partialStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
     {
         switch (tapCount)
         {
-            case 1: FilterGradient<TSimd, TVector, TRows, Tile1>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 2: FilterGradient<TSimd, TVector, TRows, Tile2>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 3: FilterGradient<TSimd, TVector, TRows, Tile3>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 4: FilterGradient<TSimd, TVector, TRows, Tile4>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            case 5: FilterGradient<TSimd, TVector, TRows, Tile5>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
-            default: FilterGradient<TSimd, TVector, TRows, Tile6>(vectors, gradOutput, gradOutputStride, source, taps, partial, partialStride); break;
+            case 1: FilterGradient<TSimd, TVector, TRows, Tile1>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 2: FilterGradient<TSimd, TVector, TRows, Tile2>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 3: FilterGradient<TSimd, TVector, TRows, Tile3>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 4: FilterGradient<TSimd, TVector, TRows, Tile4>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 5: FilterGradient<TSimd, TVector, TRows, Tile5>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            default: FilterGradient<TSimd, TVector, TRows, Tile6>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
         }
     }
 }
