@@ -100,7 +100,7 @@ internal readonly unsafe struct WideLayout
     {
         for (int p = 0; p < planes; p++)
             for (int y = 0; y < rows; y++)
-                Im2Col.Copy(from + p * fromPlane + y * fromPitch, to + p * toPlane + y * toPitch, width);
+                ShortCopy.Copy(from + p * fromPlane + y * fromPitch, to + p * toPlane + y * toPitch, width);
     }
 }
 

@@ -197,39 +197,6 @@ internal static unsafe class Im2Col
                 }
     }
 
-    // Image rows in small networks are short (10-28 values); below this length a plain loop beats the setup cost
-    // of a vectorized span operation.
-    private const int LongRun = 32;
-
-    /// <summary>
-    /// Copies a run of any length with at most two (overlapping) vector moves for short runs, the way memcpy does:
-    /// per-run call overhead, not bandwidth, is what im2col of small images pays for.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Copy(float* source, float* destination, int count)
-    {
-        if (count >= LongRun) Unsafe.CopyBlockUnaligned(destination, source, (uint)count * sizeof(float));
-        else if (count >= 16 && Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> head = Vector512.Load(source), tail = Vector512.Load(source + count - 16);
-            head.Store(destination);
-            tail.Store(destination + count - 16);
-        }
-        else if (count >= 8 && Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> head = Vector256.Load(source), tail = Vector256.Load(source + count - 8);
-            head.Store(destination);
-            tail.Store(destination + count - 8);
-        }
-        else if (count >= 4 && Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> head = Vector128.Load(source), tail = Vector128.Load(source + count - 4);
-            head.Store(destination);
-            tail.Store(destination + count - 4);
-        }
-        else for (int i = 0; i < count; i++) destination[i] = source[i];
-    }
-
     /// <summary>The output columns [first, end) whose input column for kernel column kx lies inside the image.</summary>
     private static void ValidColumns(in Conv2dShape s, int kx, int outWidth, out int first, out int end)
     {
