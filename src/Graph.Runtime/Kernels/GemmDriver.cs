@@ -28,6 +28,13 @@ internal static class GemmParallelism
 {
     /// <summary>Below this many flops, waking a second thread costs more than it saves (about 10 µs of single-core work).</summary>
     public const long FlopThreshold = 2_000_000;
+
+    /// <summary>
+    /// The same for <see cref="GemmNarrow"/>, which packs only B's small k×N block per thread: splitting its rows
+    /// duplicates almost nothing, so it pays from a few microseconds of work (a 10-class layer's forward and weight
+    /// gradient at batch 64, 1 M flops each, are most of a softmax-regression step).
+    /// </summary>
+    public const long NarrowFlopThreshold = 500_000;
 }
 
 /// <summary>The blocked GEMM loop nest for one micro-kernel and epilogue, on the calling thread or split over the pool.</summary>

@@ -24,7 +24,7 @@ internal static unsafe class GemmNarrow
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {
         int blocks = (problem.M + Rows - 1) / Rows;
-        int parts = allowParallel && 2L * problem.M * problem.N * problem.K >= GemmParallelism.FlopThreshold
+        int parts = allowParallel && 2L * problem.M * problem.N * problem.K >= GemmParallelism.NarrowFlopThreshold
             ? Math.Min(WorkerPool.ThreadCount, blocks)
             : 1;
         if (parts <= 1)

@@ -17,8 +17,11 @@ internal abstract class ParallelJob
 
 /// <summary>
 /// The threads the kernels split their work across: the calling thread plus dedicated background workers.
-/// Dispatch allocates nothing: a job is published by bumping a generation counter that workers spin on briefly
-/// before they block, so back-to-back kernel calls wake them in well under a microsecond.
+/// Dispatch allocates nothing: a job is published as a ticket (generation, part count, next part) that workers spin on
+/// briefly before they block, so back-to-back kernel calls reach them in well under a microsecond. Parts are claimed
+/// from the ticket by whichever thread comes first, the caller included, so a worker that the operating system has
+/// not scheduled (another process on its core) delays nothing: the caller runs the parts left over itself. Which
+/// thread runs a part never changes what the part computes.
 /// </summary>
 public static class WorkerPool
 {
@@ -32,11 +35,12 @@ public static class WorkerPool
     private static Worker[] s_workers = [];
     private static int s_threadCount = DefaultThreadCount();
 
-    // Published job state; written under s_gate before s_generation is bumped.
+    // The published job: s_job is written before the ticket that announces it and stays until every part is done.
+    // Ticket bits: generation (32) | part count (16) | next unclaimed part (16). A successful claim (compare-exchange
+    // on the whole ticket) therefore proves the claimed part belongs to the job in s_job.
     private static ParallelJob? s_job;
-    private static int s_partCount;
-    private static long s_generation;
-    private static int s_pendingParts;
+    private static long s_ticket;
+    private static int s_completedParts;
     private static int s_sleepingWorkers;
     private static ExceptionDispatchInfo? s_failure;
 
@@ -61,37 +65,43 @@ public static class WorkerPool
     }
 
     /// <summary>
-    /// Runs parts 0..<paramref name="partCount"/>-1 of <paramref name="job"/>, part 0 on the calling thread, and
-    /// returns when all are done. If the workers are already in use, runs every part on the calling thread.
+    /// Runs parts 0..<paramref name="partCount"/>-1 of <paramref name="job"/> on the calling thread and up to
+    /// <see cref="ThreadCount"/> − 1 workers, and returns when all are done. If the workers are already in use, runs
+    /// every part on the calling thread.
     /// </summary>
     internal static void Run(ParallelJob job, int partCount)
     {
-        if (partCount <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        int threads = Math.Min(partCount, ThreadCount);
+        if (threads <= 1 || partCount > ushort.MaxValue || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             for (int part = 0; part < partCount; part++) job.Execute(part, partCount);
             return;
         }
         try
         {
+            long ticket;
             lock (s_gate)
             {
-                EnsureWorkers(partCount - 1);
+                EnsureWorkers(threads - 1);
                 s_job = job;
-                s_partCount = partCount;
                 s_failure = null;
-                // Every worker acknowledges every generation, even one with no part to run, so that none can
-                // still be reading this job's state when the next one is published.
-                Volatile.Write(ref s_pendingParts, s_workers.Length);
-                Volatile.Write(ref s_generation, s_generation + 1);
+                Volatile.Write(ref s_completedParts, 0);
+                long generation = (Volatile.Read(ref s_ticket) >> 32) + 1;
+                ticket = generation << 32 | (long)partCount << 16;
+                Volatile.Write(ref s_ticket, ticket);
                 if (s_sleepingWorkers > 0) Monitor.PulseAll(s_gate);
             }
-            Exception? callerFailure = null;
 
-            try { job.Execute(0, partCount); }
-            catch (Exception e) { callerFailure = e; }
+            Exception? callerFailure = null;
+            while (TryClaim(ticket, out int part))
+            {
+                try { job.Execute(part, partCount); }
+                catch (Exception e) { callerFailure ??= e; }
+                Interlocked.Increment(ref s_completedParts);
+            }
 
             var spinner = new SpinWait();
-            while (Volatile.Read(ref s_pendingParts) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref s_completedParts) != partCount) spinner.SpinOnce(sleep1Threshold: -1);
 
             if (callerFailure is not null) ExceptionDispatchInfo.Throw(callerFailure);
             s_failure?.Throw();
@@ -103,12 +113,25 @@ public static class WorkerPool
         }
     }
 
+    /// <summary>Claims the next part of the job announced by <paramref name="ticket"/>'s generation, if any is left.</summary>
+    private static bool TryClaim(long ticket, out int part)
+    {
+        while (true)
+        {
+            long current = Volatile.Read(ref s_ticket);
+            part = (int)(current & 0xFFFF);
+            int partCount = (int)(current >> 16 & 0xFFFF);
+            if (current >> 32 != ticket >> 32 || part >= partCount) return false;
+            if (Interlocked.CompareExchange(ref s_ticket, current + 1, current) == current) return true;
+        }
+    }
+
     private static void EnsureWorkers(int count)
     {
         if (s_workers.Length >= count) return;
         var workers = new Worker[count];
         Array.Copy(s_workers, workers, s_workers.Length);
-        for (int i = s_workers.Length; i < count; i++) workers[i] = new Worker(i + 1, s_generation);
+        for (int i = s_workers.Length; i < count; i++) workers[i] = new Worker(i + 1, Volatile.Read(ref s_ticket));
         s_workers = workers;
     }
 
@@ -119,39 +142,44 @@ public static class WorkerPool
 
     private sealed class Worker
     {
-        private readonly int _part;
+        private readonly int _index;
         private long _seenGeneration;
 
-        public Worker(int part, long currentGeneration)
+        public Worker(int index, long currentTicket)
         {
-            _part = part;
-            _seenGeneration = currentGeneration;
-            new Thread(Loop) { IsBackground = true, Name = $"Graph kernel worker {part}" }.Start();
+            _index = index;
+            _seenGeneration = currentTicket >> 32;
+            new Thread(Loop) { IsBackground = true, Name = $"Graph kernel worker {index}" }.Start();
         }
 
         private void Loop()
         {
+            // Created up front, so that the first part this worker runs allocates nothing managed.
+            _ = KernelScratch.Current;
             while (true)
             {
-                WaitForNextGeneration();
-                ParallelJob? job = s_job;
-                int partCount = s_partCount;
-                if (_part < partCount)
+                long ticket = WaitForNextGeneration();
+                // Workers beyond the current thread count (it was lowered after they started) stay out.
+                if (_index >= ThreadCount) continue;
+                while (TryClaim(ticket, out int part))
                 {
-                    try { job!.Execute(_part, partCount); }
+                    // The claim succeeded, so the job cannot finish (and s_job cannot change) before this part does.
+                    ParallelJob job = s_job!;
+                    try { job.Execute(part, (int)(ticket >> 16 & 0xFFFF)); }
                     catch (Exception e) { lock (s_gate) s_failure ??= ExceptionDispatchInfo.Capture(e); }
+                    Interlocked.Increment(ref s_completedParts);
                 }
-                Interlocked.Decrement(ref s_pendingParts);
             }
         }
 
-        private void WaitForNextGeneration()
+        /// <summary>Waits for a ticket of a generation this worker has not seen yet and returns it.</summary>
+        private long WaitForNextGeneration()
         {
             long deadline = Stopwatch.GetTimestamp() + s_spinTicksBeforeBlocking;
             for (int spin = 1; Stopwatch.GetTimestamp() < deadline; spin++)
             {
-                long generation = Volatile.Read(ref s_generation);
-                if (generation != _seenGeneration) { _seenGeneration = generation; return; }
+                long ticket = Volatile.Read(ref s_ticket);
+                if (ticket >> 32 != _seenGeneration) { _seenGeneration = ticket >> 32; return ticket; }
                 // Yield now and then: if the scheduler has put this worker on the caller's core, spinning there
                 // would slow the caller's own part down.
                 if (spin % 16 == 0) Thread.Yield();
@@ -159,13 +187,15 @@ public static class WorkerPool
             }
             lock (s_gate)
             {
-                while (Volatile.Read(ref s_generation) == _seenGeneration)
+                while (Volatile.Read(ref s_ticket) >> 32 == _seenGeneration)
                 {
                     s_sleepingWorkers++;
                     Monitor.Wait(s_gate);
                     s_sleepingWorkers--;
                 }
-                _seenGeneration = s_generation;
+                long ticket = Volatile.Read(ref s_ticket);
+                _seenGeneration = ticket >> 32;
+                return ticket;
             }
         }
     }
