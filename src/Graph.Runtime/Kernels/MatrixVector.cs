@@ -81,35 +81,31 @@ internal static unsafe class MatrixVector
             return;
         }
 
-        // Scaled-row form: a block of outputs stays in registers while the k rows stream past.
-        // Eight vectors at a time keep eight independent FMA chains in flight (each output's sum is still one chain
-        // over k, in order, whichever block size computes it).
-        int width = TSimd.Count, output = start;
-        for (; output <= end - 8 * width; output += 8 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 8);
-        for (; output <= end - 4 * width; output += 4 * width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 4);
-        for (; output <= end - width; output += width) ColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, 1);
-        if (output < end) PartialColumnBlock<TSimd, TVector, TEpilogue>(problem, ref finish, output, end - output);
+        // Scaled-row form: a block of up to eight vectors of outputs stays in registers while the k rows stream past
+        // (eight independent FMA chains in flight; each output's sum is still one chain over k, in order, whichever
+        // block computes it). The last block takes whatever is left, its last vector partial, in the same single pass
+        // over the matrix: 120 outputs are one block of 7.5 vectors, not a block of 4, three of 1 and a partial one,
+        // each a latency-bound pass over k.
+        int block = 8 * TSimd.Count;
+        for (int output = start; output < end; output += block)
+        {
+            int count = Math.Min(block, end - output);
+            if (count % TSimd.Count == 0) ColumnBlock<TSimd, TVector, TEpilogue, WholeVectors>(problem, ref finish, output, count);
+            else ColumnBlock<TSimd, TVector, TEpilogue, PartialLastVector>(problem, ref finish, output, count);
+        }
     }
 
-    /// <summary>The last outputs [first, first + count), fewer than a vector, in one partial vector.</summary>
-    private static void PartialColumnBlock<TSimd, TVector, TEpilogue>(in Problem problem, ref TEpilogue finish, int first, int count)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
-    {
-        TVector sum = TSimd.Zero;
-        float* column = problem.Matrix + first, x = problem.X;
-        nint ld = problem.Ld, xStride = problem.XStride;
-        for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
-            sum = TSimd.MultiplyAdd(TSimd.LoadFirst(column, count), TSimd.Broadcast(*x), sum);
-        float* sums = stackalloc float[16];
-        TSimd.Store(sum, sums);
-        Finish(problem, ref finish, first, count, sums);
-    }
+    /// <summary>Whether a block's last vector is partial, as a type, so that whole blocks test nothing per load.</summary>
+    private interface IBlockTail { static abstract bool LastIsPartial { get; } }
+    private readonly struct WholeVectors : IBlockTail { public static bool LastIsPartial => false; }
+    private readonly struct PartialLastVector : IBlockTail { public static bool LastIsPartial => true; }
 
-    /// <summary>Outputs [first, first + vectors·width) of the scaled-row form, accumulated in registers.</summary>
-    private static void ColumnBlock<TSimd, TVector, TEpilogue>(in Problem problem, ref TEpilogue finish, int first, int vectors)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
+    /// <summary>Outputs [first, first + count) of the scaled-row form (count ≤ 8 vectors), accumulated in registers.</summary>
+    private static void ColumnBlock<TSimd, TVector, TEpilogue, TTail>(in Problem problem, ref TEpilogue finish, int first, int count)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue where TTail : struct, IBlockTail
     {
         int width = TSimd.Count;
+        int vectors = (count + width - 1) / width, last = count - (vectors - 1) * width;
         TVector sum0 = TSimd.Zero, sum1 = TSimd.Zero, sum2 = TSimd.Zero, sum3 = TSimd.Zero;
         TVector sum4 = TSimd.Zero, sum5 = TSimd.Zero, sum6 = TSimd.Zero, sum7 = TSimd.Zero;
         // Locals, so that the loop keeps them in registers instead of re-reading the problem each step.
@@ -118,39 +114,36 @@ internal static unsafe class MatrixVector
         for (int p = 0; p < problem.K; p++, column += ld, x += xStride)
         {
             TVector scale = TSimd.Broadcast(*x);
-            sum0 = TSimd.MultiplyAdd(TSimd.Load(column), scale, sum0);
-            if (vectors >= 4)
-            {
-                sum1 = TSimd.MultiplyAdd(TSimd.Load(column + width), scale, sum1);
-                sum2 = TSimd.MultiplyAdd(TSimd.Load(column + 2 * width), scale, sum2);
-                sum3 = TSimd.MultiplyAdd(TSimd.Load(column + 3 * width), scale, sum3);
-            }
-            if (vectors == 8)
-            {
-                sum4 = TSimd.MultiplyAdd(TSimd.Load(column + 4 * width), scale, sum4);
-                sum5 = TSimd.MultiplyAdd(TSimd.Load(column + 5 * width), scale, sum5);
-                sum6 = TSimd.MultiplyAdd(TSimd.Load(column + 6 * width), scale, sum6);
-                sum7 = TSimd.MultiplyAdd(TSimd.Load(column + 7 * width), scale, sum7);
-            }
+            // The branches are loop-invariant (perfectly predicted); vector `vectors − 1` reads only its `last` lanes.
+            sum0 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 0, vectors, last), scale, sum0);
+            if (vectors > 1) sum1 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 1, vectors, last), scale, sum1);
+            if (vectors > 2) sum2 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 2, vectors, last), scale, sum2);
+            if (vectors > 3) sum3 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 3, vectors, last), scale, sum3);
+            if (vectors > 4) sum4 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 4, vectors, last), scale, sum4);
+            if (vectors > 5) sum5 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 5, vectors, last), scale, sum5);
+            if (vectors > 6) sum6 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 6, vectors, last), scale, sum6);
+            if (vectors > 7) sum7 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 7, vectors, last), scale, sum7);
         }
         // Spill to the stack so contiguous and strided outputs share one finishing path (16 floats: the widest vector).
         float* sums = stackalloc float[8 * 16];
         TSimd.Store(sum0, sums);
-        if (vectors >= 4)
-        {
-            TSimd.Store(sum1, sums + width);
-            TSimd.Store(sum2, sums + 2 * width);
-            TSimd.Store(sum3, sums + 3 * width);
-        }
-        if (vectors == 8)
-        {
-            TSimd.Store(sum4, sums + 4 * width);
-            TSimd.Store(sum5, sums + 5 * width);
-            TSimd.Store(sum6, sums + 6 * width);
-            TSimd.Store(sum7, sums + 7 * width);
-        }
-        Finish(problem, ref finish, first, vectors * width, sums);
+        if (vectors > 1) TSimd.Store(sum1, sums + width);
+        if (vectors > 2) TSimd.Store(sum2, sums + 2 * width);
+        if (vectors > 3) TSimd.Store(sum3, sums + 3 * width);
+        if (vectors > 4) TSimd.Store(sum4, sums + 4 * width);
+        if (vectors > 5) TSimd.Store(sum5, sums + 5 * width);
+        if (vectors > 6) TSimd.Store(sum6, sums + 6 * width);
+        if (vectors > 7) TSimd.Store(sum7, sums + 7 * width);
+        Finish(problem, ref finish, first, count, sums);
     }
+
+    /// <summary>Vector <paramref name="index"/> of a block row: whole, or its first <paramref name="last"/> lanes if it is the block's last.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Lanes<TSimd, TVector, TTail>(float* row, int index, int vectors, int last)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TTail : struct, IBlockTail =>
+        TTail.LastIsPartial && index == vectors - 1
+            ? TSimd.LoadFirst(row + index * TSimd.Count, last)
+            : TSimd.Load(row + index * TSimd.Count);
 
     /// <summary>Writes (or adds) finished sums for outputs [first, first + count) and applies the epilogue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
