@@ -25,9 +25,9 @@ public enum ModelRun
 /// same optimizer; both run on all cores (the thread count of <c>compare</c>/the benchmark).
 /// Classifier training steps walk through the bundled MNIST training set batch by batch, as training does: repeating
 /// one batch thousands of times lets the network memorize it until its logit margins make exp() and Adam's moments
-/// subnormal, and subnormal arithmetic (on both sides) then dominates the step. Graph copies each batch into its input
-/// buffers (the span overload of TrainStep); torch reads views of one tensor made at setup. Inference and regression
-/// keep one resident batch.
+/// subnormal, and subnormal arithmetic (on both sides) then dominates the step. Each side copies the next batch into
+/// its model's input storage inside the timed step: Graph through the span overload of TrainStep, torch with copy_
+/// into its resident input tensors. Inference and regression keep one resident batch.
 /// <see cref="MaxDifference"/> reports the largest difference of the parameters after one training step from the
 /// shared start (training) or of the outputs (inference).
 /// </summary>
@@ -156,13 +156,14 @@ public sealed class ModelWorkload<TLabel>(
         if (run == ModelRun.TrainStep)
         {
             Tensor input = _torchInput!, labels = _torchLabels!;
+            using var scope = torch.NewDisposeScope();
             if (_torchImageBatches.Length > 0)
             {
-                input = _torchImageBatches[_torchBatch];
-                labels = _torchLabelBatches[_torchBatch];
+                // The next batch into the model's input tensors, as Graph copies it into its input buffers.
+                input.copy_(_torchImageBatches[_torchBatch]);
+                labels.copy_(_torchLabelBatches[_torchBatch]);
                 _torchBatch = (_torchBatch + 1) % _torchImageBatches.Length;
             }
-            using var scope = torch.NewDisposeScope();
             _torchOptimizer!.zero_grad();
             using var output = _torch.forward(input);
             using var lossValue = loss == TorchLoss.CrossEntropy
