@@ -216,29 +216,3 @@ internal sealed class ModelStorage
 
 /// <summary>One check of checked mode with everything resolved at emission: the array slot (-1: the arena) and the blame texts.</summary>
 internal sealed record FiniteCheckCall(int FloatSlot, View View, string NodeText, string OpName, string File, int Line);
-
-/// <summary>A compiled epilogue: finishes a run of a GEMM or convolution output in place.</summary>
-internal delegate void EpilogueBody(Span<float> values, int row, int col, int batch, long step);
-
-/// <summary>
-/// The one epilogue struct the JIT passes to <see cref="Gemm.Multiply{TEpilogue}"/> and
-/// <see cref="Conv2d.Forward{TEpilogue}"/>: it forwards each finished run to the kernel's compiled body.
-/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized once, not
-/// once per model kernel: precompiled into Graph.Jit's ReadyToRun image (<see cref="PrecompiledKernelInstantiations"/>)
-/// where crossgen2 can, JIT-compiled once per process otherwise.
-/// </summary>
-internal readonly struct JitEpilogue : IEpilogue
-{
-    private readonly EpilogueBody _body;
-    private readonly int _batch;
-    private readonly long _step;
-
-    public JitEpilogue(EpilogueBody body, int batch, long step)
-    {
-        _body = body;
-        _batch = batch;
-        _step = step;
-    }
-
-    public void Apply(Span<float> values, int row, int col) => _body(values, row, col, _batch, _step);
-}

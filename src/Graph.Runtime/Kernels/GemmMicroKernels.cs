@@ -52,7 +52,6 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     public static int Columns => 2 * 16;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default;
@@ -137,7 +136,6 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     public static bool HasHalves => true;
 
     /// <summary>6×32: the top half of the tile, for an edge panel of at most 6 rows (12 accumulators).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default;
@@ -180,7 +178,6 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     }
 
     /// <summary>12×16: the left half of the tile, for an edge panel of at most 16 columns (12 accumulators).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -224,7 +221,6 @@ internal readonly unsafe struct Avx512WideMicroKernel : IMicroKernel
     public static int Columns => 4 * 16;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
@@ -294,7 +290,6 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
     public static int Columns => 2 * 8;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector256<float> c0_0 = default, c0_1 = default;
@@ -352,7 +347,6 @@ internal readonly unsafe struct PortableVectorMicroKernel : IMicroKernel
     public static int Columns => 2 * Vector<float>.Count;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector<float> c0_0 = default, c0_1 = default;
@@ -399,7 +393,6 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
     public static int Columns => 4;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
