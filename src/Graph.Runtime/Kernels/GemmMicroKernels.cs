@@ -10,6 +10,13 @@ namespace Graph.Runtime.Kernels;
 /// B micro-panel (<see cref="Columns"/> values per k step) and stores or adds the tile to C. Every element's
 /// sum is formed in the same order whatever the tile's position, so results never depend on how work is split.
 /// </summary>
+/// <remarks>
+/// Kernel tiering policy. The implementations' tile methods and <see cref="Reduce"/>'s row and column loops are the only
+/// kernels marked AggressiveOptimization: their tier-1 code (tiered PGO) measured slower than a full optimization from
+/// the start (gemm256 about 4% without the ReadyToRun image, softmax 3-6%). crossgen2 skips such methods, so they cost
+/// a full JIT at a process's first use (about 2 ms for the three tiles LeNet uses). Every other kernel is precompiled
+/// into the ReadyToRun image and tiered: no JIT at the first call, re-JIT-compiled at tier 1 when hot.
+/// </remarks>
 internal unsafe interface IMicroKernel
 {
     /// <summary>Rows of C per tile (MR).</summary>
@@ -52,6 +59,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     public static int Columns => 2 * 16;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default;
@@ -136,6 +144,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     public static bool HasHalves => true;
 
     /// <summary>6×32: the top half of the tile, for an edge panel of at most 6 rows (12 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default;
@@ -178,6 +187,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
     }
 
     /// <summary>12×16: the left half of the tile, for an edge panel of at most 16 columns (12 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -221,6 +231,7 @@ internal readonly unsafe struct Avx512WideMicroKernel : IMicroKernel
     public static int Columns => 4 * 16;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
@@ -290,6 +301,7 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
     public static int Columns => 2 * 8;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector256<float> c0_0 = default, c0_1 = default;
@@ -347,6 +359,7 @@ internal readonly unsafe struct PortableVectorMicroKernel : IMicroKernel
     public static int Columns => 2 * Vector<float>.Count;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         Vector<float> c0_0 = default, c0_1 = default;
@@ -393,6 +406,7 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
     public static int Columns => 4;
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
