@@ -65,7 +65,7 @@ internal static unsafe class GemmPacking
             float* run = source + (k0 + p) * ld + start;
             float* step = packed + (nint)p * width;
             for (int panel = 0; panel < fullPanels; panel++, run += width, step += panelStride)
-                CopyFullStep(run, step, width);
+                ShortCopy.Copy(run, step, width);
             if (rest == 0) continue;
             new ReadOnlySpan<float>(run, rest).CopyTo(new Span<float>(step, rest));
             new Span<float>(step + rest, width - rest).Clear();
@@ -149,37 +149,6 @@ internal static unsafe class GemmPacking
         Avx.Store(d + 5 * destinationStride, Avx.Permute2x128(u1, u5, 0x31));
         Avx.Store(d + 6 * destinationStride, Avx.Permute2x128(u2, u6, 0x31));
         Avx.Store(d + 7 * destinationStride, Avx.Permute2x128(u3, u7, 0x31));
-    }
-
-    /// <summary>
-    /// Copies one k step of a micro-panel (a tile width: 4 to 64 floats) with at most four possibly overlapping
-    /// vector moves: a call to memmove per step costs more than the copy itself.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyFullStep(float* source, float* destination, int count)
-    {
-        if (count >= 16 && count <= 64 && Vector512.IsHardwareAccelerated)
-        {
-            // Vectors at 0, 16, 32 (as far as needed) and count − 16, the last overlapping the others.
-            Vector512<float> first = Vector512.Load(source), last = Vector512.Load(source + count - 16);
-            if (count > 32) Vector512.Load(source + 16).Store(destination + 16);
-            if (count > 48) Vector512.Load(source + 32).Store(destination + 32);
-            first.Store(destination);
-            last.Store(destination + count - 16);
-        }
-        else if (count >= 8 && count <= 16 && Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> first = Vector256.Load(source), last = Vector256.Load(source + count - 8);
-            first.Store(destination);
-            last.Store(destination + count - 8);
-        }
-        else if (count >= 4 && count <= 8 && Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> first = Vector128.Load(source), last = Vector128.Load(source + count - 4);
-            first.Store(destination);
-            last.Store(destination + count - 4);
-        }
-        else Unsafe.CopyBlockUnaligned(destination, source, (uint)(count * sizeof(float)));
     }
 
     /// <summary>Zeroes lanes [used, width) of every k step of a micro-panel.</summary>

@@ -161,3 +161,40 @@ internal readonly unsafe struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LaneMask(int start, int end) => start <= 0 && end > 0 ? 1f : 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Keep(float value, float mask) => mask != 0f ? value : 0f;
 }
+
+/// <summary>
+/// Copies short float runs (image rows of small networks, one k step of a GEMM micro-panel: 4 to 64 floats) with at
+/// most four overlapping vector moves, the way memcpy does inline: per-run call overhead, not bandwidth, is what
+/// these copies pay. Longer runs go to memmove.
+/// </summary>
+internal static unsafe class ShortCopy
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(float* source, float* destination, int count)
+    {
+        if (count > 64) Unsafe.CopyBlockUnaligned(destination, source, (uint)count * sizeof(float));
+        else if (count >= 16 && Vector512.IsHardwareAccelerated)
+        {
+            // Vectors at 0, 16, 32 (as far as needed) and count − 16, the last overlapping the others.
+            Vector512<float> first = Vector512.Load(source), last = Vector512.Load(source + count - 16);
+            if (count > 32) Vector512.Load(source + 16).Store(destination + 16);
+            if (count > 48) Vector512.Load(source + 32).Store(destination + 32);
+            first.Store(destination);
+            last.Store(destination + count - 16);
+        }
+        else if (count >= 8 && count <= 16 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> first = Vector256.Load(source), last = Vector256.Load(source + count - 8);
+            first.Store(destination);
+            last.Store(destination + count - 8);
+        }
+        else if (count >= 4 && count <= 8 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> first = Vector128.Load(source), last = Vector128.Load(source + count - 4);
+            first.Store(destination);
+            last.Store(destination + count - 4);
+        }
+        else if (count >= 4) Unsafe.CopyBlockUnaligned(destination, source, (uint)count * sizeof(float));
+        else for (int i = 0; i < count; i++) destination[i] = source[i];
+    }
+}

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Graph.Runtime.Kernels;
 using static Graph.Runtime.Tests.Kernels.KernelTestData;
 
@@ -7,70 +8,77 @@ namespace Graph.Runtime.Tests.Kernels;
 
 public class Conv2dTests
 {
-    /// <summary>Stride 1/2, padding 0/1/2, kernels 1/3/5, 1 or 3 input channels, odd image sizes.</summary>
+    /// <summary>
+    /// Stride 1/2, padding 0/1/2, kernels 1/3/5, 1 or 3 input channels, odd image sizes, each with both algorithms
+    /// forced (the direct one falls back to im2col where it does not apply: stride 2, padding ≥ kernel).
+    /// </summary>
     public static IEnumerable<object[]> Shapes()
     {
-        foreach (int channels in new[] { 1, 3 })
-            foreach (int kernel in new[] { 1, 3, 5 })
-                foreach (int stride in new[] { 1, 2 })
-                    foreach (int pad in new[] { 0, 1, 2 })
-                        yield return [new Conv2dShape(channels, 9, 11, 4, kernel, kernel, stride, stride, pad, pad)];
-        yield return [new Conv2dShape(2, 7, 5, 3, 3, 2, 2, 1, 1, 0)]; // non-square kernel, stride and padding
-        yield return [new Conv2dShape(6, 12, 12, 16, 5, 5)];          // LeNet's second layer
-        // Rows longer than one vector, vector-and-a-bit and exact vector widths, tall kernels, a kernel wider than
-        // the image: the unit-stride unfold/fold paths' lane masks and spills past the row end.
-        yield return [new Conv2dShape(2, 5, 17, 3, 3, 3, 1, 1, 1, 1)];
-        yield return [new Conv2dShape(3, 4, 33, 2, 5, 5, 1, 1, 2, 2)];
-        yield return [new Conv2dShape(2, 3, 16, 2, 3, 3, 1, 1, 0, 0)];
-        yield return [new Conv2dShape(2, 6, 20, 3, 7, 7, 2, 1, 3, 3)];
-        yield return [new Conv2dShape(1, 3, 2, 2, 5, 5, 1, 1, 2, 2)];
-        yield return [new Conv2dShape(5, 14, 14, 7, 3, 3, 1, 1, 1, 1)]; // lenet-seed's second layer, fewer channels
+        foreach (var algorithm in Enum.GetValues<Conv2dAlgorithm>())
+        {
+            foreach (int channels in new[] { 1, 3 })
+                foreach (int kernel in new[] { 1, 3, 5 })
+                    foreach (int stride in new[] { 1, 2 })
+                        foreach (int pad in new[] { 0, 1, 2 })
+                            yield return [new Conv2dShape(channels, 9, 11, 4, kernel, kernel, stride, stride, pad, pad), algorithm];
+            yield return [new Conv2dShape(2, 7, 5, 3, 3, 2, 2, 1, 1, 0), algorithm]; // non-square kernel, stride and padding
+            yield return [new Conv2dShape(6, 12, 12, 16, 5, 5), algorithm];          // LeNet's second layer
+            // Rows longer than one vector, vector-and-a-bit and exact vector widths, tall kernels, a kernel wider than
+            // the image: the unit-stride unfold/fold paths' lane masks and spills past the row end.
+            yield return [new Conv2dShape(2, 5, 17, 3, 3, 3, 1, 1, 1, 1), algorithm];
+            yield return [new Conv2dShape(3, 4, 33, 2, 5, 5, 1, 1, 2, 2), algorithm];
+            yield return [new Conv2dShape(2, 3, 16, 2, 3, 3, 1, 1, 0, 0), algorithm];
+            yield return [new Conv2dShape(2, 6, 20, 3, 7, 7, 2, 1, 3, 3), algorithm];
+            yield return [new Conv2dShape(1, 3, 2, 2, 5, 5, 1, 1, 2, 2), algorithm];
+            yield return [new Conv2dShape(5, 14, 14, 7, 3, 3, 1, 1, 1, 1), algorithm]; // lenet-seed's second layer, fewer channels
+        }
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void ForwardMatchesReference(Conv2dShape s)
+    public void ForwardMatchesReference(Conv2dShape s, Conv2dAlgorithm algorithm)
     {
         const int batch = 3;
         float[] input = Random(batch * s.InputImageLength, 1), weights = Random(s.WeightsLength, 2);
         var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var output = new float[expected.Length];
-        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
 
-        Conv2d.Forward(s, batch, input, weights, output, workspace);
+        WithAlgorithm(algorithm, () => Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)]));
 
         for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"{s} output {i}");
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void BackwardInputMatchesReference(Conv2dShape s)
+    public void BackwardInputMatchesReference(Conv2dShape s, Conv2dAlgorithm algorithm)
     {
         const int batch = 3;
         float[] gradOutput = Random(batch * s.OutputImageLength, 3), weights = Random(s.WeightsLength, 4);
         var (expected, scale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
         float[] gradInput = Random(expected.Length, 5); // stale contents must be overwritten
-        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
 
-        Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
+        WithAlgorithm(algorithm, () => Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, new float[Conv2d.WorkspaceLength(s, batch)]));
 
         for (int i = 0; i < gradInput.Length; i++) AssertClose(expected[i], scale[i], gradInput[i], $"{s} gradInput {i}");
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void BackwardFilterMatchesReferenceWithAndWithoutAccumulation(Conv2dShape s)
+    public void BackwardFilterMatchesReferenceWithAndWithoutAccumulation(Conv2dShape s, Conv2dAlgorithm algorithm)
     {
         const int batch = 5;
         float[] input = Random(batch * s.InputImageLength, 6), gradOutput = Random(batch * s.OutputImageLength, 7);
         var (expected, scale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
-        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
         float[] previous = Random(s.WeightsLength, 8);
 
         float[] overwritten = (float[])previous.Clone();
-        Conv2d.BackwardFilter(s, batch, input, gradOutput, overwritten, workspace, accumulate: false);
         float[] accumulated = (float[])previous.Clone();
-        Conv2d.BackwardFilter(s, batch, input, gradOutput, accumulated, workspace, accumulate: true);
+        WithAlgorithm(algorithm, () =>
+        {
+            var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+            Conv2d.BackwardFilter(s, batch, input, gradOutput, overwritten, workspace, accumulate: false);
+            Conv2d.BackwardFilter(s, batch, input, gradOutput, accumulated, workspace, accumulate: true);
+        });
 
         for (int i = 0; i < expected.Length; i++)
         {
@@ -79,44 +87,124 @@ public class Conv2dTests
         }
     }
 
-    public static IEnumerable<object[]> Isas() => SupportedIsas();
-
-    [Theory]
-    [MemberData(nameof(Isas))]
-    public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa)
+    /// <summary>Every instruction set × algorithm, on a strided shape (im2col only) and a stride-1 one whose 17
+    /// output channels and 37 columns leave partial register tiles on the direct path.</summary>
+    public static IEnumerable<object[]> IsaCases()
     {
-        foreach (var s in new[] { new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1), new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1),
-                     new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1), new Conv2dShape(16, 7, 7, 32, 3, 3, 1, 1, 1, 1) })
-            AllPassesMatchReference(isa, s);
+        foreach (object[] isa in SupportedIsas())
+            foreach (var algorithm in Enum.GetValues<Conv2dAlgorithm>())
+            {
+                yield return [isa[0], algorithm, new Conv2dShape(3, 13, 12, 5, 3, 3, 2, 1, 1, 1)];
+                yield return [isa[0], algorithm, new Conv2dShape(3, 13, 37, 17, 5, 3, 1, 1, 2, 1)];
+                // Rows longer than a vector (unfold/fold lane masks) and many channels (the transposed forward GEMM).
+                yield return [isa[0], algorithm, new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1)];
+                yield return [isa[0], algorithm, new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1)];
+                yield return [isa[0], algorithm, new Conv2dShape(16, 7, 7, 32, 3, 3, 1, 1, 1, 1)];
+            }
     }
 
-    private static void AllPassesMatchReference(KernelIsa isa, Conv2dShape s)
+    [Theory]
+    [MemberData(nameof(IsaCases))]
+    public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa, Conv2dAlgorithm algorithm, Conv2dShape s)
     {
-        const int batch = 3;
-        float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
-        float[] gradOutput = Random(batch * s.OutputImageLength, 22);
-        var output = new float[gradOutput.Length];
-        var gradInput = new float[input.Length];
-        var gradWeights = new float[weights.Length];
-        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+        WithIsa(isa, () => AllPassesMatchReference(s, batch: 3, algorithm, $"{isa} {algorithm}"));
+    }
 
-        WithIsa(isa, () =>
+    /// <summary>
+    /// The direct path on awkward shapes: 1 to 17 channels on either side (partial tiles of rows and taps), images
+    /// from 1 row to wider than three vectors, kernels 1/3/5 (square or not) with every padding below the kernel,
+    /// batches 1 to 5.
+    /// </summary>
+    public static IEnumerable<object[]> DirectShapes()
+    {
+        (int Channels, int OutChannels)[] channels = [(1, 1), (1, 6), (2, 17), (17, 3), (6, 16), (5, 9)];
+        int[] kernels = [1, 3, 5];
+        int index = 0;
+        foreach (var (c, o) in channels)
+            foreach (int kernel in kernels)
+                for (int pad = 0; pad < kernel && pad <= 2; pad++, index++)
+                {
+                    int height = kernel + index % 4, width = kernel + 3 + index * 7 % 45;
+                    yield return [new Conv2dShape(c, height, width, o, kernel, kernel, 1, 1, pad, pad), 1 + index % 5];
+                }
+        yield return [new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2), 2];   // LeNet-5's first layer
+        yield return [new Conv2dShape(6, 14, 14, 16, 5, 5), 19];             // LeNet-5's second layer: several filter-gradient chunks of 8 per thread
+        yield return [new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1), 2]; // lenet-seed's first layer
+        yield return [new Conv2dShape(3, 1, 40, 4, 1, 3, 1, 1, 0, 1), 2];   // one row, 1×3 kernel
+        yield return [new Conv2dShape(2, 9, 6, 5, 5, 2, 1, 1, 4, 1), 4];    // padding kernel − 1
+    }
+
+    [Theory]
+    [MemberData(nameof(DirectShapes))]
+    public void DirectPathMatchesReference(Conv2dShape s, int batch)
+    {
+        WithAlgorithm(Conv2dAlgorithm.Direct, () =>
         {
+            foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(s, pass));
+            AllPassesMatchReference(s, batch, Conv2dAlgorithm.Direct, $"{s} batch {batch}");
+        });
+    }
+
+    [Fact]
+    public void DirectPathIsOnlyUsedWhereItApplies()
+    {
+        WithAlgorithm(Conv2dAlgorithm.Direct, () =>
+        {
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 2, 2, 1, 1), ConvolutionPass.Forward));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 1, 1, 3, 3), ConvolutionPass.Forward));
+        });
+        // The default choice (see AlgorithmFor): LeNet-5 goes direct, lenet-seed's first forward pass (9 taps) and its
+        // second layer's filter gradient (73728 weights) keep the GEMM, as do pointwise convolutions.
+        var lenet1 = new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2);
+        var seed1 = new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1);
+        var seed2 = new Conv2dShape(64, 14, 14, 128, 3, 3, 1, 1, 1, 1);
+        foreach (var pass in Enum.GetValues<ConvolutionPass>())
+        {
+            Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(lenet1, pass));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1), pass));
+        }
+        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
+        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
+        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
+        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
+    }
+
+    /// <summary>Forward, input gradient and filter gradient (overwritten and accumulated) against the reference.</summary>
+    private static void AllPassesMatchReference(Conv2dShape s, int batch, Conv2dAlgorithm algorithm, string context)
+    {
+        float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
+        float[] gradOutput = Random(batch * s.OutputImageLength, 22), previous = Random(s.WeightsLength, 23);
+        var output = new float[gradOutput.Length];
+        float[] gradInput = Random(input.Length, 24); // stale contents must be overwritten
+        var gradWeights = new float[weights.Length];
+        float[] accumulated = (float[])previous.Clone();
+
+        WithAlgorithm(algorithm, () =>
+        {
+            var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
             Conv2d.Forward(s, batch, input, weights, output, workspace);
             Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
             Conv2d.BackwardFilter(s, batch, input, gradOutput, gradWeights, workspace, accumulate: false);
+            Conv2d.BackwardFilter(s, batch, input, gradOutput, accumulated, workspace, accumulate: true);
         });
 
         var (expectedOutput, outputScale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var (expectedGradInput, gradInputScale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
         var (expectedGradWeights, gradWeightsScale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
-        for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{isa} {s} output {i}");
-        for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{isa} {s} gradInput {i}");
-        for (int i = 0; i < gradWeights.Length; i++) AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{isa} {s} gradWeights {i}");
+        for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{context} output {i}");
+        for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{context} gradInput {i}");
+        for (int i = 0; i < gradWeights.Length; i++)
+        {
+            AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{context} gradWeights {i}");
+            AssertClose(expectedGradWeights[i] + previous[i], gradWeightsScale[i] + 1, accumulated[i], $"{context} accumulated gradWeights {i}");
+        }
     }
 
-    [Fact]
-    public void ForwardAppliesEpiloguePerOutputChannel()
+    public static IEnumerable<object[]> Algorithms() => Enum.GetValues<Conv2dAlgorithm>().Select(a => new object[] { a });
+
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void ForwardAppliesEpiloguePerOutputChannel(Conv2dAlgorithm algorithm)
     {
         var s = new Conv2dShape(3, 10, 10, 5, 3, 3, 1, 1, 1, 1);
         const int batch = 2;
@@ -124,7 +212,8 @@ public class Conv2dTests
         var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var output = new float[expected.Length];
 
-        Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias));
+        WithAlgorithm(algorithm, () => Conv2d.Forward(s, batch, input, weights, output,
+            new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias)));
 
         for (int i = 0; i < output.Length; i++)
         {
@@ -134,7 +223,7 @@ public class Conv2dTests
     }
 
     /// <summary>
-    /// Many channels on few output positions run the forward GEMM transposed (outputᵀ = columnsᵀ·weightsᵀ, then
+    /// Many channels on few output positions run the forward GEMM (when im2col is the algorithm) transposed (outputᵀ = columnsᵀ·weightsᵀ, then
     /// transposed back and finished per channel): lenet-seed's second layer and a small shape with a partial tile;
     /// a one-channel 3×3 patch (lenet-seed's first layer) is too short for the transpose to pay.
     /// </summary>
@@ -151,7 +240,8 @@ public class Conv2dTests
         var (expected, scale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var output = Random(expected.Length, 33);
 
-        Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias));
+        WithAlgorithm(Conv2dAlgorithm.Im2ColGemm, () =>
+            Conv2d.Forward(s, batch, input, weights, output, new float[Conv2d.WorkspaceLength(s, batch)], new BiasRowsReluEpilogue(bias)));
 
         for (int i = 0; i < output.Length; i++)
         {
@@ -160,8 +250,14 @@ public class Conv2dTests
         }
     }
 
-    [Fact]
-    public void WorkspaceForOneThreadIsEnough()
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void WorkspaceForOneThreadIsEnough(Conv2dAlgorithm algorithm)
+    {
+        WithAlgorithm(algorithm, CheckOneThreadWorkspace);
+    }
+
+    private static void CheckOneThreadWorkspace()
     {
         var s = new Conv2dShape(3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
         const int batch = 4;
@@ -173,6 +269,8 @@ public class Conv2dTests
         Conv2d.Forward(s, batch, input, weights, output, new float[oneThread]);
 
         for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"output {i}");
-        Assert.Throws<ArgumentException>(() => Conv2d.Forward(s, batch, input, weights, output, new float[oneThread - 1]));
+        // The filter gradient needs the most (the whole share on either path).
+        Assert.Throws<ArgumentException>(() =>
+            Conv2d.BackwardFilter(s, batch, input, output, new float[s.WeightsLength], new float[oneThread - 1], accumulate: false));
     }
 }

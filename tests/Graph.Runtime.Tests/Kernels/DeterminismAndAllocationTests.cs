@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Graph.Runtime.Kernels;
 using static Graph.Runtime.Tests.Kernels.KernelTestData;
 
@@ -101,22 +102,27 @@ public class DeterminismAndAllocationTests
         Assert.Equal(reference, Run(2));
     }
 
-    [Fact]
-    public void ConvolutionPassesAreBitIdenticalRunToRun()
+    [Theory]
+    [InlineData(Conv2dAlgorithm.Im2ColGemm)]
+    [InlineData(Conv2dAlgorithm.Direct)]
+    public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm)
     {
         var s = new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
         const int batch = 8;
         float[] input = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] gradOutput = Random(batch * s.OutputImageLength, 7);
-        var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+        var workspace = new float[WithAlgorithm(algorithm, () => Conv2d.WorkspaceLength(s, batch))];
         (float[] Output, float[] GradInput, float[] GradWeights) Run()
         {
             var output = new float[gradOutput.Length];
             var gradInput = new float[input.Length];
             var gradWeights = new float[weights.Length];
-            Conv2d.Forward(s, batch, input, weights, output, workspace);
-            Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
-            Conv2d.BackwardFilter(s, batch, input, gradOutput, gradWeights, workspace, accumulate: false);
+            WithAlgorithm(algorithm, () =>
+            {
+                Conv2d.Forward(s, batch, input, weights, output, workspace);
+                Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
+                Conv2d.BackwardFilter(s, batch, input, gradOutput, gradWeights, workspace, accumulate: false);
+            });
             return (output, gradInput, gradWeights);
         }
         var first = Run();
@@ -141,7 +147,8 @@ public class DeterminismAndAllocationTests
         const int batch = 4;
         float[] image = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] output = new float[batch * s.OutputImageLength], gradInput = new float[image.Length], gradWeights = new float[weights.Length];
-        float[] workspace = new float[Conv2d.WorkspaceLength(s, batch)];
+        // Room for both convolution algorithms, each forced below.
+        float[] workspace = new float[Enum.GetValues<Conv2dAlgorithm>().Max(a => WithAlgorithm(a, () => Conv2d.WorkspaceLength(s, batch)))];
         var pool = new Pool2dShape(6, 20, 20, 2, 2, 2, 2);
         float[] pooled = new float[batch * pool.OutputImageLength], rowResults = new float[300];
 
@@ -152,9 +159,15 @@ public class DeterminismAndAllocationTests
             Gemm.Multiply(Transpose.None, Transpose.Transposed, 30, 35, 40, a, 40, b, 40, c, 35, false, new NoEpilogue());
             Gemm.Multiply(Transpose.None, Transpose.None, 300, 10, 400, a, 400, b, 10, c, 10, false, new BiasColumnsReluEpilogue(bias));
             Gemm.Multiply(Transpose.None, Transpose.None, 1, 350, 400, x, 400, b, 350, y, 350, false, new BiasColumnsEpilogue(bias));
-            Conv2d.Forward(s, batch, image, weights, output, workspace, new BiasRowsReluEpilogue(bias));
-            Conv2d.BackwardInput(s, batch, output, weights, gradInput, workspace);
-            Conv2d.BackwardFilter(s, batch, image, output, gradWeights, workspace, accumulate: false);
+            // Set directly: a closure for WithAlgorithm would itself allocate.
+            foreach (var algorithm in (ReadOnlySpan<Conv2dAlgorithm>)[Conv2dAlgorithm.Im2ColGemm, Conv2dAlgorithm.Direct])
+            {
+                Conv2d.ForcedAlgorithmOnThisThread = algorithm;
+                Conv2d.Forward(s, batch, image, weights, output, workspace, new BiasRowsReluEpilogue(bias));
+                Conv2d.BackwardInput(s, batch, output, weights, gradInput, workspace);
+                Conv2d.BackwardFilter(s, batch, image, output, gradWeights, workspace, accumulate: false);
+            }
+            Conv2d.ForcedAlgorithmOnThisThread = null;
             Pool2d.MaxForward(pool, batch, output, pooled);
             Pool2d.MaxBackward(pool, batch, output, pooled, output);
             Pool2d.AvgForward(pool, batch, output, pooled);

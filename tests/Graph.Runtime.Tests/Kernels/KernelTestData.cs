@@ -40,4 +40,18 @@ internal static class KernelTestData
         try { action(); }
         finally { KernelIsaSelector.ForcedOnThisThread = null; }
     }
+
+    /// <summary>Runs <paramref name="action"/> with convolutions on this thread forced to <paramref name="algorithm"/> where it applies.</summary>
+    public static void WithAlgorithm(Conv2dAlgorithm algorithm, Action action)
+    {
+        WithAlgorithm(algorithm, () => { action(); return 0; });
+    }
+
+    /// <summary>Evaluates <paramref name="function"/> with convolutions on this thread forced to <paramref name="algorithm"/> where it applies.</summary>
+    public static T WithAlgorithm<T>(Conv2dAlgorithm algorithm, Func<T> function)
+    {
+        Conv2d.ForcedAlgorithmOnThisThread = algorithm;
+        try { return function(); }
+        finally { Conv2d.ForcedAlgorithmOnThisThread = null; }
+    }
 }

@@ -1,0 +1,405 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>How <see cref="Conv2d"/> computes a convolution (see <see cref="Conv2d.AlgorithmFor"/>).</summary>
+public enum Conv2dAlgorithm
+{
+    /// <summary>
+    /// Unfold each image into its patch matrix (im2col), then one packed GEMM: fast when both channel counts fill
+    /// the GEMM's register tiles, but the unfolded copy is KernelH·KernelW times the image.
+    /// </summary>
+    Im2ColGemm,
+
+    /// <summary>
+    /// Direct convolution over a zero-padded copy of each image (<see cref="DirectConv2d"/>): no patch matrix, register
+    /// tiles of up to 8 channels. Stride 1 only, with padding at most kernel − 1 (so the input gradient is a convolution too).
+    /// </summary>
+    Direct,
+}
+
+/// <summary>
+/// A stride-1 convolution laid out on its zero-padded input. Output position q = oy·PaddedWidth + ox ("wide"
+/// position: output rows keep the padded input's pitch) reads tap k = (c, ky, kx) at padded index
+/// <c>Taps[k] + q</c> with <c>Taps[k] = c·PaddedPlane + ky·PaddedWidth + kx</c>, so a run of positions is one
+/// contiguous run of the padded image for every tap. Wide columns ox ≥ OutWidth are computed and dropped.
+/// </summary>
+internal readonly unsafe struct WideLayout
+{
+    /// <summary>Floats that one vector may read or write past a run: enough for every supported register width.</summary>
+    public static readonly int MaxLanes = Math.Max(Vector512<float>.Count, Vector<float>.Count);
+
+    public WideLayout(in Conv2dShape s)
+    {
+        Shape = s;
+        PaddedHeight = s.Height + 2 * s.PadH;
+        PaddedWidth = s.Width + 2 * s.PadW;
+    }
+
+    public readonly Conv2dShape Shape;
+    public readonly int PaddedHeight, PaddedWidth;
+
+    public int PaddedPlane => PaddedHeight * PaddedWidth;
+
+    /// <summary>Floats of a padded image, plus the slack the last vector of positions reads past it.</summary>
+    public int PaddedLength => checked(Shape.Channels * PaddedPlane + MaxLanes);
+
+    /// <summary>Wide positions that cover every output: (OutHeight − 1)·PaddedWidth + OutWidth.</summary>
+    public int Positions => (Shape.OutHeight - 1) * PaddedWidth + Shape.OutWidth;
+
+    /// <summary>Floats between the rows (channels) of a wide result: <see cref="Positions"/> in whole vectors.</summary>
+    public int RowStride => (Positions + MaxLanes - 1) / MaxLanes * MaxLanes;
+
+    /// <summary>
+    /// Writes the padded-image offset of every tap: in the weights' order (c, ky, kx), or with the kernel row
+    /// outermost (ky, c, kx), so that the taps reading one kernel row are a contiguous range
+    /// (<see cref="KernelRows"/> skips the rows a run of positions only sees as padding).
+    /// </summary>
+    public void WriteTaps(int* taps, bool kernelRowOutermost)
+    {
+        int k = 0;
+        for (int outer = 0; outer < (kernelRowOutermost ? Shape.KernelH : Shape.Channels); outer++)
+            for (int middle = 0; middle < (kernelRowOutermost ? Shape.Channels : Shape.KernelH); middle++)
+                for (int kx = 0; kx < Shape.KernelW; kx++)
+                {
+                    (int c, int ky) = kernelRowOutermost ? (middle, outer) : (outer, middle);
+                    taps[k++] = c * PaddedPlane + ky * PaddedWidth + kx;
+                }
+    }
+
+    /// <summary>
+    /// The kernel rows [firstRow, endRow) whose taps reach the image, not only its zero padding, for some wide
+    /// position in [firstPosition, endPosition): position q reads padded row q / PaddedWidth + ky. Empty when
+    /// endRow ≤ firstRow.
+    /// </summary>
+    public void KernelRows(int firstPosition, int endPosition, out int firstRow, out int endRow)
+    {
+        int top = firstPosition / PaddedWidth, bottom = (endPosition - 1) / PaddedWidth;
+        firstRow = Math.Max(0, Shape.PadH - bottom);
+        endRow = Math.Min(Shape.KernelH, Shape.PadH + Shape.Height - top);
+    }
+
+    /// <summary>Copies an image into the interior of a padded image (whose border stays as it is: zero).</summary>
+    public void Pad(float* image, float* padded) =>
+        CopyPlanes(image, Shape.Height * Shape.Width, Shape.Width,
+            padded + Shape.PadH * PaddedWidth + Shape.PadW, PaddedPlane, PaddedWidth, Shape.Channels, Shape.Height, Shape.Width);
+
+    /// <summary>Copies the real outputs of <paramref name="rows"/> wide rows into NCHW planes.</summary>
+    public void Crop(float* wide, int rows, float* planes) =>
+        CopyPlanes(wide, RowStride, PaddedWidth, planes, Shape.OutSpatial, Shape.OutWidth, rows, Shape.OutHeight, Shape.OutWidth);
+
+    /// <summary>The inverse of <see cref="Crop"/>: spreads NCHW planes over wide rows (whose gaps stay as they are: zero).</summary>
+    public void Spread(float* planes, int rows, float* wide) =>
+        CopyPlanes(planes, Shape.OutSpatial, Shape.OutWidth, wide, RowStride, PaddedWidth, rows, Shape.OutHeight, Shape.OutWidth);
+
+    private static void CopyPlanes(float* from, nint fromPlane, nint fromPitch, float* to, nint toPlane, nint toPitch,
+        int planes, int rows, int width)
+    {
+        for (int p = 0; p < planes; p++)
+            for (int y = 0; y < rows; y++)
+                ShortCopy.Copy(from + p * fromPlane + y * fromPitch, to + p * toPlane + y * toPitch, width);
+    }
+}
+
+/// <summary>
+/// Direct convolution for few channels (<see cref="Conv2dAlgorithm.Direct"/>), where im2col+GEMM spends most of its
+/// time copying patches. Each image is copied once into a zero-padded buffer; the forward pass and the input gradient
+/// are register-tiled products of packed weights with that buffer read at each tap's offset
+/// (<see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>); the input gradient is the forward
+/// convolution of the output gradient, padded by kernel − 1 − pad, with the weights transposed and flipped. Taps are
+/// ordered kernel row first, so a tile skips the kernel rows that only meet padding for its positions. The filter
+/// gradient's tiles run through a few images at a time (<see cref="FilterImages"/>) into lane-wise partials per
+/// thread, reduced across lanes once at the end. Images are split
+/// across <see cref="WorkerPool"/> threads in fixed contiguous ranges; filter-gradient partials are added in thread
+/// order, so results are bit-identical run to run for a given thread count.
+/// </summary>
+internal static unsafe class DirectConv2d
+{
+    /// <summary>Stride 1 and padding below the kernel size (so the input gradient's padding is not negative).</summary>
+    public static bool Supports(in Conv2dShape s) =>
+        s.StrideH == 1 && s.StrideW == 1 && s.PadH < s.KernelH && s.PadW < s.KernelW;
+
+    /// <summary>The input gradient's geometry: the output gradient convolved with the flipped, transposed weights.</summary>
+    public static Conv2dShape InputGradientShape(in Conv2dShape s) =>
+        new(s.OutChannels, s.OutHeight, s.OutWidth, s.Channels, s.KernelH, s.KernelW, 1, 1,
+            s.KernelH - 1 - s.PadH, s.KernelW - 1 - s.PadW);
+
+    /// <summary>Floats shared by all threads: the packed weights and the tap offsets (stored as ints).</summary>
+    public static int SharedWorkspace(in Conv2dShape s) =>
+        checked(s.WeightsLength + Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW);
+
+    /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient holds
+    /// <see cref="FilterImages"/> of each, plus its lane-wise partials and its sum.</summary>
+    public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass)
+    {
+        if (pass == ConvolutionPass.BackwardInput)
+        {
+            var gradient = new WideLayout(InputGradientShape(s));
+            return checked(gradient.PaddedLength + s.Channels * gradient.RowStride);
+        }
+        var layout = new WideLayout(s);
+        long image = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
+        return checked((int)(pass == ConvolutionPass.Forward
+            ? image
+            : FilterImages(s) * image + (long)s.WeightsLength * (WideLayout.MaxLanes + 1)));
+    }
+
+    /// <summary>
+    /// Images the filter gradient's tiles run through before adding to the lane-wise partials (fewer partial
+    /// updates and tile calls): up to 8, as many as keep their padded inputs and wide gradients within 128 KiB.
+    /// A function of the shape only, so the summation order never changes.
+    /// </summary>
+    public static int FilterImages(in Conv2dShape s)
+    {
+        var layout = new WideLayout(s);
+        long image = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
+        return (int)Math.Clamp(32768 / image, 1, 8);
+    }
+
+    /// <summary>Start of part <paramref name="part"/>'s share of the workspace (after the shared floats).</summary>
+    public static float* ThreadBuffer(in Conv2dShape s, ConvolutionPass pass, float* workspace, int part) =>
+        workspace + SharedWorkspace(s) + (nint)part * PerThreadWorkspace(s, pass);
+
+    /// <summary>Parts the batch is split into, given the caller's workspace.</summary>
+    public static int Parts(in Conv2dShape s, ConvolutionPass pass, int batch, int workspaceLength) =>
+        Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - SharedWorkspace(s)) / PerThreadWorkspace(s, pass));
+
+    public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
+        float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
+    {
+        int kernel = s.KernelH * s.KernelW;
+        // packed[o, (ky, c, kx)] = weights[o, c, ky, kx]
+        PackRows(weights, s.OutChannels, s.PatchLength, s.Channels, s.KernelH, s.KernelW, channelStride: kernel,
+            kernelRowStride: s.KernelW, kernelColumnStride: 1, workspace);
+        Run(ConvolutionPass.Forward, s, new WideLayout(s), batch, input, null, output, workspace, workspaceLength, epilogue);
+    }
+
+    public static void BackwardInput(in Conv2dShape s, int batch, float* gradOutput, float* weights, float* gradInput,
+        float* workspace, int workspaceLength)
+    {
+        int kernel = s.KernelH * s.KernelW;
+        // Transposed and flipped: packed[c, (ky', o, kx')] = weights[o, c, KH−1−ky', KW−1−kx'].
+        PackRows(weights + kernel - 1, s.Channels, kernel, s.OutChannels, s.KernelH, s.KernelW,
+            channelStride: s.Channels * kernel, kernelRowStride: -s.KernelW, kernelColumnStride: -1, workspace);
+        Run(ConvolutionPass.BackwardInput, s, new WideLayout(InputGradientShape(s)), batch, gradOutput, null, gradInput,
+            workspace, workspaceLength, new NoEpilogue());
+    }
+
+    /// <summary>Writes (or, when <paramref name="accumulate"/>, adds) the filter gradient summed over the batch.</summary>
+    public static void BackwardFilter(in Conv2dShape s, int batch, float* input, float* gradOutput, float* gradWeights,
+        float* workspace, int workspaceLength, bool accumulate)
+    {
+        int parts = Run(ConvolutionPass.BackwardFilter, s, new WideLayout(s), batch, input, gradOutput, null, workspace,
+            workspaceLength, new NoEpilogue());
+        // Fixed-order reduction of the parts' sums.
+        var total = new Span<float>(gradWeights, s.WeightsLength);
+        for (int part = 0; part < parts; part++)
+        {
+            var buffers = new FilterBuffers(new WideLayout(s), ThreadBuffer(s, ConvolutionPass.BackwardFilter, workspace, part));
+            var sum = new ReadOnlySpan<float>(buffers.Sum, s.WeightsLength);
+            if (part == 0 && !accumulate) sum.CopyTo(total);
+            else System.Numerics.Tensors.TensorPrimitives.Add(total, sum, total);
+        }
+    }
+
+    /// <summary>
+    /// Packs the weights for <see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>: per block of
+    /// rows (<see cref="NextBlock"/>), taps in (ky, channel, kx) order with the block's rows adjacent. Element
+    /// (r, ky, channel, kx) is <c>source[r·rowStride + channel·channelStride + ky·kernelRowStride + kx·kernelColumnStride]</c>.
+    /// </summary>
+    private static void PackRows(float* source, int rows, int rowStride, int channels, int kernelH, int kernelW,
+        int channelStride, int kernelRowStride, int kernelColumnStride, float* packed)
+    {
+        int depth = kernelH * channels * kernelW;
+        for (int first = 0, blocks = BlockCount(rows, DirectConv2dTiles.CorrelateRows); first < rows; blocks--)
+        {
+            int count = NextBlock(rows - first, blocks);
+            float* target = packed + (nint)first * depth, rowStart = source + (nint)first * rowStride;
+            for (int ky = 0; ky < kernelH; ky++)
+                for (int channel = 0; channel < channels; channel++)
+                    for (int kx = 0; kx < kernelW; kx++, target += count)
+                    {
+                        float* column = rowStart + (nint)channel * channelStride + (nint)ky * kernelRowStride + (nint)kx * kernelColumnStride;
+                        for (int r = 0; r < count; r++) target[r] = column[(nint)r * rowStride];
+                    }
+            first += count;
+        }
+    }
+
+    /// <summary>Blocks of at most <paramref name="most"/> that <paramref name="count"/> items are split into.</summary>
+    internal static int BlockCount(int count, int most) => (count + most - 1) / most;
+
+    /// <summary>Items in the next block when <paramref name="remaining"/> items go into <paramref name="blocks"/>
+    /// blocks as evenly as possible (17 in blocks of at most 8: 5, 6, 6).</summary>
+    internal static int NextBlock(int remaining, int blocks) => remaining / blocks;
+
+    /// <summary>Writes the tap table, splits the batch over the workspace's thread buffers and runs the pass;
+    /// returns the number of parts. <paramref name="s"/> sizes the workspace, <paramref name="layout"/> is the
+    /// geometry the pass computes on (the input gradient's differs).</summary>
+    private static int Run<TEpilogue>(ConvolutionPass pass, in Conv2dShape s, in WideLayout layout, int batch,
+        float* source, float* gradOutput, float* result, float* workspace, int workspaceLength, in TEpilogue epilogue)
+        where TEpilogue : struct, IEpilogue
+    {
+        int* taps = (int*)(workspace + s.WeightsLength);
+        layout.WriteTaps(taps, kernelRowOutermost: pass != ConvolutionPass.BackwardFilter);
+        if (batch == 0) return 0;
+        int parts = Parts(s, pass, batch, workspaceLength);
+        var job = DirectConvolutionJob<TEpilogue>.ForCurrentThread;
+        job.Set(pass, s, layout, batch, source, gradOutput, result, workspace, taps, epilogue, KernelIsaSelector.Current);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+        return parts;
+    }
+}
+
+/// <summary>One thread's buffers in the filter-gradient pass, carved from its share of the workspace.</summary>
+internal readonly unsafe struct FilterBuffers
+{
+    /// <summary>Zero-padded input images, <see cref="WideLayout.PaddedLength"/> floats apart.</summary>
+    public readonly float* Padded;
+    /// <summary>Output gradients on wide rows (zeros in the wide gaps, so dropped positions add nothing),
+    /// <see cref="WideImageLength"/> floats apart.</summary>
+    public readonly float* Wide;
+    /// <summary>Images in <see cref="Padded"/> and <see cref="Wide"/>.</summary>
+    public readonly int Images;
+    public readonly int WideImageLength;
+    /// <summary>Lane-wise partial sums, MaxLanes floats per weight.</summary>
+    public readonly float* Partial;
+    /// <summary>The thread's filter-gradient sum.</summary>
+    public readonly float* Sum;
+
+    public FilterBuffers(in WideLayout layout, float* start)
+    {
+        Images = DirectConv2d.FilterImages(layout.Shape);
+        WideImageLength = layout.Shape.OutChannels * layout.RowStride;
+        Padded = start;
+        Wide = Padded + (nint)Images * layout.PaddedLength;
+        Partial = Wide + (nint)Images * WideImageLength;
+        Sum = Partial + (nint)layout.Shape.WeightsLength * WideLayout.MaxLanes;
+    }
+}
+
+/// <summary>One direct-convolution pass over a batch, split into fixed contiguous ranges of images.</summary>
+internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where TEpilogue : struct, IEpilogue
+{
+    [ThreadStatic] private static DirectConvolutionJob<TEpilogue>? t_instance;
+
+    private ConvolutionPass _pass;
+    private Conv2dShape _workspaceShape;
+    private WideLayout _layout;
+    private int _batch;
+    private float* _source, _gradOutput, _result, _workspace;
+    private int* _taps;
+    private TEpilogue _epilogue;
+    private KernelIsa _isa;
+
+    public static DirectConvolutionJob<TEpilogue> ForCurrentThread => t_instance ??= new DirectConvolutionJob<TEpilogue>();
+
+    public void Set(ConvolutionPass pass, in Conv2dShape workspaceShape, in WideLayout layout, int batch, float* source,
+        float* gradOutput, float* result, float* workspace, int* taps, in TEpilogue epilogue, KernelIsa isa)
+    {
+        (_pass, _workspaceShape, _layout, _batch, _isa) = (pass, workspaceShape, layout, batch, isa);
+        _source = source;
+        _gradOutput = gradOutput;
+        _result = result;
+        _workspace = workspace;
+        _taps = taps;
+        _epilogue = epilogue;
+    }
+
+    public void Clear() => _epilogue = default;
+
+    public override void Execute(int part, int partCount)
+    {
+        int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
+        switch (_isa)
+        {
+            case KernelIsa.Avx512: Images<Simd512, Vector512<float>>(part, first, end); break;
+            case KernelIsa.Avx2: Images<Simd256, Vector256<float>>(part, first, end); break;
+            case KernelIsa.Vector: Images<SimdPortable, Vector<float>>(part, first, end); break;
+            default: Images<SimdScalar, float>(part, first, end); break;
+        }
+    }
+
+    private void Images<TSimd, TVector>(int part, int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _pass, _workspace, part);
+        if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
+        else Correlate<TSimd, TVector>(buffer, first, end);
+    }
+
+    /// <summary>Forward pass or input gradient: pad, multiply by the packed weights on wide rows, crop.</summary>
+    private void Correlate<TSimd, TVector>(float* padded, int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        WideLayout layout = _layout;
+        Conv2dShape s = layout.Shape;
+        float* wide = padded + layout.PaddedLength;
+        new Span<float>(padded, layout.PaddedLength).Clear();
+        int rows = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count, tapsPerRow = depth / s.KernelH;
+        int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride;
+        float* packed = _workspace;
+        for (int n = first; n < end; n++)
+        {
+            layout.Pad(_source + (nint)n * s.InputImageLength, padded);
+            for (int row = 0, blocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.CorrelateRows); row < rows; blocks--)
+            {
+                int count = DirectConv2d.NextBlock(rows - row, blocks);
+                float* weights = packed + (nint)row * depth, output = wide + (nint)row * stride;
+                for (int v = 0; v < vectors; v += DirectConv2dTiles.CorrelateColumns)
+                {
+                    int columns = Math.Min(DirectConv2dTiles.CorrelateColumns, vectors - v);
+                    layout.KernelRows(v * lanes, Math.Min((v + columns) * lanes, layout.Positions), out int firstRow, out int endRow);
+                    int firstTap = Math.Min(firstRow, endRow) * tapsPerRow, tapCount = Math.Max(0, endRow - firstRow) * tapsPerRow;
+                    DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, columns, tapCount, _taps + firstTap,
+                        weights + (nint)firstTap * count, padded + v * lanes, output + v * lanes, stride);
+                }
+                row += count;
+            }
+            float* image = _result + (nint)n * s.OutputImageLength;
+            layout.Crop(wide, rows, image);
+            for (int o = 0; o < rows; o++)
+                _epilogue.Apply(new Span<float>(image + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+        }
+    }
+
+    /// <summary>Filter gradient of a range of images into the thread's lane-wise partials, reduced at the end.</summary>
+    private void FilterGradient<TSimd, TVector>(in FilterBuffers buffers, int first, int end)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        WideLayout layout = _layout;
+        Conv2dShape s = layout.Shape;
+        int rows = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count;
+        int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride;
+        int paddedLength = layout.PaddedLength, wideLength = buffers.WideImageLength;
+        // Zero padding, wide gaps and slack: garbage there would reach the sums as 0·NaN.
+        new Span<float>(buffers.Padded, buffers.Images * paddedLength).Clear();
+        new Span<float>(buffers.Wide, buffers.Images * wideLength).Clear();
+        new Span<float>(buffers.Partial, s.WeightsLength * lanes).Clear();
+        for (int n = first; n < end; n += buffers.Images)
+        {
+            int images = Math.Min(buffers.Images, end - n);
+            for (int i = 0; i < images; i++)
+            {
+                layout.Pad(_source + (nint)(n + i) * s.InputImageLength, buffers.Padded + (nint)i * paddedLength);
+                layout.Spread(_gradOutput + (nint)(n + i) * s.OutputImageLength, rows, buffers.Wide + (nint)i * wideLength);
+            }
+            for (int row = 0, rowBlocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.FilterRows); row < rows; rowBlocks--)
+            {
+                int rowCount = DirectConv2d.NextBlock(rows - row, rowBlocks);
+                for (int tap = 0, tapBlocks = DirectConv2d.BlockCount(depth, DirectConv2dTiles.FilterTaps); tap < depth; tapBlocks--)
+                {
+                    int tapCount = DirectConv2d.NextBlock(depth - tap, tapBlocks);
+                    DirectConv2dTiles.FilterGradientAny<TSimd, TVector>(rowCount, tapCount, images, vectors,
+                        buffers.Wide + (nint)row * stride, stride, wideLength, buffers.Padded, paddedLength, _taps + tap,
+                        buffers.Partial + ((nint)row * depth + tap) * lanes, (nint)depth * lanes);
+                    tap += tapCount;
+                }
+                row += rowCount;
+            }
+        }
+        for (int i = 0; i < s.WeightsLength; i++) buffers.Sum[i] = TSimd.Sum(TSimd.Load(buffers.Partial + (nint)i * lanes));
+    }
+}

@@ -1,0 +1,289 @@
+using System.Runtime.CompilerServices;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>A count fixed at compile time, so that each register-tile shape is its own specialized method.</summary>
+internal interface ITileCount
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct Tile1 : ITileCount { public static int Value => 1; }
+internal readonly struct Tile2 : ITileCount { public static int Value => 2; }
+internal readonly struct Tile3 : ITileCount { public static int Value => 3; }
+internal readonly struct Tile4 : ITileCount { public static int Value => 4; }
+internal readonly struct Tile5 : ITileCount { public static int Value => 5; }
+internal readonly struct Tile6 : ITileCount { public static int Value => 6; }
+internal readonly struct Tile7 : ITileCount { public static int Value => 7; }
+internal readonly struct Tile8 : ITileCount { public static int Value => 8; }
+
+/// <summary>
+/// Register tiles of the direct convolution (<see cref="DirectConv2d"/>). Both read the right operand straight from a
+/// zero-padded image: tap k of wide output position q is <c>source[taps[k] + q]</c>, so a run of positions is one
+/// unaligned vector load. Tile shapes are type parameters (the JIT drops the unused accumulators and branches).
+/// </summary>
+internal static unsafe class DirectConv2dTiles
+{
+    /// <summary>Most output rows (channels) a <see cref="Correlate{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
+    public const int CorrelateRows = 8;
+
+    /// <summary>Most vectors of positions a <see cref="Correlate{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
+    public const int CorrelateColumns = 3;
+
+    /// <summary>Most output-gradient rows a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile holds.</summary>
+    public const int FilterRows = 4;
+
+    /// <summary>Most taps a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile holds.</summary>
+    public const int FilterTaps = 6;
+
+    /// <summary>
+    /// <c>output[r·outputStride + j] = Σ_k weights[k·TRows + r] · source[taps[k] + j]</c> for TRows rows and
+    /// TCols vectors of positions j: per tap, TCols loads and TRows broadcasts feed TRows·TCols FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Correlate<TSimd, TVector, TRows, TCols>(int tapCount, int* taps, float* weights, float* source,
+        float* output, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TCols : struct, ITileCount
+    {
+        int rows = TRows.Value, cols = TCols.Value, lanes = TSimd.Count;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c02 = TSimd.Zero;
+        TVector c10 = TSimd.Zero, c11 = TSimd.Zero, c12 = TSimd.Zero;
+        TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c22 = TSimd.Zero;
+        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c32 = TSimd.Zero;
+        TVector c40 = TSimd.Zero, c41 = TSimd.Zero, c42 = TSimd.Zero;
+        TVector c50 = TSimd.Zero, c51 = TSimd.Zero, c52 = TSimd.Zero;
+        TVector c60 = TSimd.Zero, c61 = TSimd.Zero, c62 = TSimd.Zero;
+        TVector c70 = TSimd.Zero, c71 = TSimd.Zero, c72 = TSimd.Zero;
+        for (int k = 0; k < tapCount; k++, weights += rows)
+        {
+            float* x = source + taps[k];
+            TVector x0 = TSimd.Load(x);
+            TVector x1 = cols > 1 ? TSimd.Load(x + lanes) : TSimd.Zero;
+            TVector x2 = cols > 2 ? TSimd.Load(x + 2 * lanes) : TSimd.Zero;
+            TVector w0 = TSimd.Broadcast(weights[0]);
+            c00 = TSimd.MultiplyAdd(w0, x0, c00);
+            if (cols > 1) c01 = TSimd.MultiplyAdd(w0, x1, c01);
+            if (cols > 2) c02 = TSimd.MultiplyAdd(w0, x2, c02);
+            if (rows > 1)
+            {
+                TVector w1 = TSimd.Broadcast(weights[1]);
+                c10 = TSimd.MultiplyAdd(w1, x0, c10);
+                if (cols > 1) c11 = TSimd.MultiplyAdd(w1, x1, c11);
+                if (cols > 2) c12 = TSimd.MultiplyAdd(w1, x2, c12);
+            }
+            if (rows > 2)
+            {
+                TVector w2 = TSimd.Broadcast(weights[2]);
+                c20 = TSimd.MultiplyAdd(w2, x0, c20);
+                if (cols > 1) c21 = TSimd.MultiplyAdd(w2, x1, c21);
+                if (cols > 2) c22 = TSimd.MultiplyAdd(w2, x2, c22);
+            }
+            if (rows > 3)
+            {
+                TVector w3 = TSimd.Broadcast(weights[3]);
+                c30 = TSimd.MultiplyAdd(w3, x0, c30);
+                if (cols > 1) c31 = TSimd.MultiplyAdd(w3, x1, c31);
+                if (cols > 2) c32 = TSimd.MultiplyAdd(w3, x2, c32);
+            }
+            if (rows > 4)
+            {
+                TVector w4 = TSimd.Broadcast(weights[4]);
+                c40 = TSimd.MultiplyAdd(w4, x0, c40);
+                if (cols > 1) c41 = TSimd.MultiplyAdd(w4, x1, c41);
+                if (cols > 2) c42 = TSimd.MultiplyAdd(w4, x2, c42);
+            }
+            if (rows > 5)
+            {
+                TVector w5 = TSimd.Broadcast(weights[5]);
+                c50 = TSimd.MultiplyAdd(w5, x0, c50);
+                if (cols > 1) c51 = TSimd.MultiplyAdd(w5, x1, c51);
+                if (cols > 2) c52 = TSimd.MultiplyAdd(w5, x2, c52);
+            }
+            if (rows > 6)
+            {
+                TVector w6 = TSimd.Broadcast(weights[6]);
+                c60 = TSimd.MultiplyAdd(w6, x0, c60);
+                if (cols > 1) c61 = TSimd.MultiplyAdd(w6, x1, c61);
+                if (cols > 2) c62 = TSimd.MultiplyAdd(w6, x2, c62);
+            }
+            if (rows > 7)
+            {
+                TVector w7 = TSimd.Broadcast(weights[7]);
+                c70 = TSimd.MultiplyAdd(w7, x0, c70);
+                if (cols > 1) c71 = TSimd.MultiplyAdd(w7, x1, c71);
+                if (cols > 2) c72 = TSimd.MultiplyAdd(w7, x2, c72);
+            }
+        }
+        StoreRow<TSimd, TVector, TCols>(output, c00, c01, c02);
+        if (rows > 1) StoreRow<TSimd, TVector, TCols>(output + 1 * outputStride, c10, c11, c12);
+        if (rows > 2) StoreRow<TSimd, TVector, TCols>(output + 2 * outputStride, c20, c21, c22);
+        if (rows > 3) StoreRow<TSimd, TVector, TCols>(output + 3 * outputStride, c30, c31, c32);
+        if (rows > 4) StoreRow<TSimd, TVector, TCols>(output + 4 * outputStride, c40, c41, c42);
+        if (rows > 5) StoreRow<TSimd, TVector, TCols>(output + 5 * outputStride, c50, c51, c52);
+        if (rows > 6) StoreRow<TSimd, TVector, TCols>(output + 6 * outputStride, c60, c61, c62);
+        if (rows > 7) StoreRow<TSimd, TVector, TCols>(output + 7 * outputStride, c70, c71, c72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TSimd, TVector, TCols>(float* output, TVector c0, TVector c1, TVector c2)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
+    {
+        TSimd.Store(c0, output);
+        if (TCols.Value > 1) TSimd.Store(c1, output + TSimd.Count);
+        if (TCols.Value > 2) TSimd.Store(c2, output + 2 * TSimd.Count);
+    }
+
+    /// <summary>
+    /// <c>partial[r·partialStride + t·lanes ..] += Σ_i Σ_v gradOutput[i·gradOutputImageStride + r·gradOutputStride + v·lanes ..]
+    /// ⊙ source[i·sourceImageStride + taps[t] + v·lanes ..]</c> for TRows rows, TTaps taps, <paramref name="images"/>
+    /// images and <paramref name="vectors"/> vectors of positions: lane-wise partial sums, reduced across lanes once at
+    /// the end of the pass. Per vector, TRows + TTaps loads feed TRows·TTaps FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FilterGradient<TSimd, TVector, TRows, TTaps>(int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps,
+        float* partial, nint partialStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TTaps : struct, ITileCount
+    {
+        int rows = TRows.Value, tapCount = TTaps.Value, lanes = TSimd.Count;
+        int t0 = taps[0], t1 = tapCount > 1 ? taps[1] : 0, t2 = tapCount > 2 ? taps[2] : 0, t3 = tapCount > 3 ? taps[3] : 0, t4 = tapCount > 4 ? taps[4] : 0, t5 = tapCount > 5 ? taps[5] : 0;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c02 = TSimd.Zero, c03 = TSimd.Zero, c04 = TSimd.Zero, c05 = TSimd.Zero;
+        TVector c10 = TSimd.Zero, c11 = TSimd.Zero, c12 = TSimd.Zero, c13 = TSimd.Zero, c14 = TSimd.Zero, c15 = TSimd.Zero;
+        TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c22 = TSimd.Zero, c23 = TSimd.Zero, c24 = TSimd.Zero, c25 = TSimd.Zero;
+        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c32 = TSimd.Zero, c33 = TSimd.Zero, c34 = TSimd.Zero, c35 = TSimd.Zero;
+        for (int image = 0; image < images; image++, gradOutput += gradOutputImageStride, source += sourceImageStride)
+        {
+            float* g = gradOutput, x = source;
+            for (int v = 0; v < vectors; v++, g += lanes, x += lanes)
+            {
+                TVector g0 = TSimd.Load(g);
+                TVector g1 = rows > 1 ? TSimd.Load(g + 1 * gradOutputStride) : TSimd.Zero;
+                TVector g2 = rows > 2 ? TSimd.Load(g + 2 * gradOutputStride) : TSimd.Zero;
+                TVector g3 = rows > 3 ? TSimd.Load(g + 3 * gradOutputStride) : TSimd.Zero;
+                TVector x0 = TSimd.Load(x + t0);
+                c00 = TSimd.MultiplyAdd(g0, x0, c00);
+                if (rows > 1) c10 = TSimd.MultiplyAdd(g1, x0, c10);
+                if (rows > 2) c20 = TSimd.MultiplyAdd(g2, x0, c20);
+                if (rows > 3) c30 = TSimd.MultiplyAdd(g3, x0, c30);
+                if (tapCount > 1)
+                {
+                    TVector x1 = TSimd.Load(x + t1);
+                    c01 = TSimd.MultiplyAdd(g0, x1, c01);
+                    if (rows > 1) c11 = TSimd.MultiplyAdd(g1, x1, c11);
+                    if (rows > 2) c21 = TSimd.MultiplyAdd(g2, x1, c21);
+                    if (rows > 3) c31 = TSimd.MultiplyAdd(g3, x1, c31);
+                }
+                if (tapCount > 2)
+                {
+                    TVector x2 = TSimd.Load(x + t2);
+                    c02 = TSimd.MultiplyAdd(g0, x2, c02);
+                    if (rows > 1) c12 = TSimd.MultiplyAdd(g1, x2, c12);
+                    if (rows > 2) c22 = TSimd.MultiplyAdd(g2, x2, c22);
+                    if (rows > 3) c32 = TSimd.MultiplyAdd(g3, x2, c32);
+                }
+                if (tapCount > 3)
+                {
+                    TVector x3 = TSimd.Load(x + t3);
+                    c03 = TSimd.MultiplyAdd(g0, x3, c03);
+                    if (rows > 1) c13 = TSimd.MultiplyAdd(g1, x3, c13);
+                    if (rows > 2) c23 = TSimd.MultiplyAdd(g2, x3, c23);
+                    if (rows > 3) c33 = TSimd.MultiplyAdd(g3, x3, c33);
+                }
+                if (tapCount > 4)
+                {
+                    TVector x4 = TSimd.Load(x + t4);
+                    c04 = TSimd.MultiplyAdd(g0, x4, c04);
+                    if (rows > 1) c14 = TSimd.MultiplyAdd(g1, x4, c14);
+                    if (rows > 2) c24 = TSimd.MultiplyAdd(g2, x4, c24);
+                    if (rows > 3) c34 = TSimd.MultiplyAdd(g3, x4, c34);
+                }
+                if (tapCount > 5)
+                {
+                    TVector x5 = TSimd.Load(x + t5);
+                    c05 = TSimd.MultiplyAdd(g0, x5, c05);
+                    if (rows > 1) c15 = TSimd.MultiplyAdd(g1, x5, c15);
+                    if (rows > 2) c25 = TSimd.MultiplyAdd(g2, x5, c25);
+                    if (rows > 3) c35 = TSimd.MultiplyAdd(g3, x5, c35);
+                }
+            }
+        }
+        AddRow<TSimd, TVector, TTaps>(partial, c00, c01, c02, c03, c04, c05);
+        if (rows > 1) AddRow<TSimd, TVector, TTaps>(partial + 1 * partialStride, c10, c11, c12, c13, c14, c15);
+        if (rows > 2) AddRow<TSimd, TVector, TTaps>(partial + 2 * partialStride, c20, c21, c22, c23, c24, c25);
+        if (rows > 3) AddRow<TSimd, TVector, TTaps>(partial + 3 * partialStride, c30, c31, c32, c33, c34, c35);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<TSimd, TVector, TTaps>(float* partial, TVector c0, TVector c1, TVector c2, TVector c3,
+        TVector c4, TVector c5)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TTaps : struct, ITileCount
+    {
+        int lanes = TSimd.Count;
+        TSimd.Store(TSimd.Add(TSimd.Load(partial), c0), partial);
+        if (TTaps.Value > 1) TSimd.Store(TSimd.Add(TSimd.Load(partial + lanes), c1), partial + lanes);
+        if (TTaps.Value > 2) TSimd.Store(TSimd.Add(TSimd.Load(partial + 2 * lanes), c2), partial + 2 * lanes);
+        if (TTaps.Value > 3) TSimd.Store(TSimd.Add(TSimd.Load(partial + 3 * lanes), c3), partial + 3 * lanes);
+        if (TTaps.Value > 4) TSimd.Store(TSimd.Add(TSimd.Load(partial + 4 * lanes), c4), partial + 4 * lanes);
+        if (TTaps.Value > 5) TSimd.Store(TSimd.Add(TSimd.Load(partial + 5 * lanes), c5), partial + 5 * lanes);
+    }
+
+    /// <summary>Runs <see cref="Correlate{TSimd, TVector, TRows, TCols}"/> with run-time tile sizes.</summary>
+    public static void CorrelateAny<TSimd, TVector>(int rows, int cols, int tapCount, int* taps, float* weights,
+        float* source, float* output, nint outputStride) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        switch (rows)
+        {
+            case 1: CorrelateTileColumns<TSimd, TVector, Tile1>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 2: CorrelateTileColumns<TSimd, TVector, Tile2>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 3: CorrelateTileColumns<TSimd, TVector, Tile3>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 4: CorrelateTileColumns<TSimd, TVector, Tile4>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 5: CorrelateTileColumns<TSimd, TVector, Tile5>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 6: CorrelateTileColumns<TSimd, TVector, Tile6>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 7: CorrelateTileColumns<TSimd, TVector, Tile7>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            default: CorrelateTileColumns<TSimd, TVector, Tile8>(cols, tapCount, taps, weights, source, output, outputStride); break;
+        }
+    }
+
+    private static void CorrelateTileColumns<TSimd, TVector, TRows>(int cols, int tapCount, int* taps, float* weights,
+        float* source, float* output, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
+    {
+        switch (cols)
+        {
+            case 1: Correlate<TSimd, TVector, TRows, Tile1>(tapCount, taps, weights, source, output, outputStride); break;
+            case 2: Correlate<TSimd, TVector, TRows, Tile2>(tapCount, taps, weights, source, output, outputStride); break;
+            default: Correlate<TSimd, TVector, TRows, Tile3>(tapCount, taps, weights, source, output, outputStride); break;
+        }
+    }
+
+    /// <summary>Runs <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> with run-time tile sizes.</summary>
+    public static void FilterGradientAny<TSimd, TVector>(int rows, int tapCount, int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps, float* partial,
+        nint partialStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        switch (rows)
+        {
+            case 1: FilterGradientRows<TSimd, TVector, Tile1>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 2: FilterGradientRows<TSimd, TVector, Tile2>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 3: FilterGradientRows<TSimd, TVector, Tile3>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            default: FilterGradientRows<TSimd, TVector, Tile4>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+        }
+    }
+
+    private static void FilterGradientRows<TSimd, TVector, TRows>(int tapCount, int images, int vectors, float* gradOutput,
+        nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps, float* partial,
+        nint partialStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
+    {
+        switch (tapCount)
+        {
+            case 1: FilterGradient<TSimd, TVector, TRows, Tile1>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 2: FilterGradient<TSimd, TVector, TRows, Tile2>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 3: FilterGradient<TSimd, TVector, TRows, Tile3>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 4: FilterGradient<TSimd, TVector, TRows, Tile4>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 5: FilterGradient<TSimd, TVector, TRows, Tile5>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            default: FilterGradient<TSimd, TVector, TRows, Tile6>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+        }
+    }
+}
