@@ -17,8 +17,6 @@ internal sealed class StorageLayout
 {
     private readonly Dictionary<string, int> _floatSlots = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _intSlots = new(StringComparer.Ordinal);
-    private readonly Dictionary<Conv2dShape, int> _conv = new();
-    private readonly Dictionary<Pool2dShape, int> _pool = new();
 
     public StorageLayout(CompiledModelPlan plan)
     {
@@ -81,28 +79,22 @@ internal sealed class StorageLayout
     public static Pool2dShape PoolShape(PoolKernel p) => new(p.Channels, p.Height, p.Width,
         p.Window.KernelH, p.Window.KernelW, p.Window.StrideH, p.Window.StrideW, p.Window.PadH, p.Window.PadW);
 
+    // Linear searches with the records' own ==: a model has a few geometries, and a Dictionary or IndexOf over these
+    // structs would JIT-compile framework comparers at every process's first compile (not in the ReadyToRun image).
     public int ConvIndex(ConvKernel k)
     {
         var s = ConvShape(k);
-        if (!_conv.TryGetValue(s, out int i))
-        {
-            i = ConvShapes.Count;
-            _conv[s] = i;
-            ConvShapes.Add(s);
-        }
-        return i;
+        for (int i = 0; i < ConvShapes.Count; i++) if (ConvShapes[i] == s) return i;
+        ConvShapes.Add(s);
+        return ConvShapes.Count - 1;
     }
 
     public int PoolIndex(PoolKernel k)
     {
         var s = PoolShape(k);
-        if (!_pool.TryGetValue(s, out int i))
-        {
-            i = PoolShapes.Count;
-            _pool[s] = i;
-            PoolShapes.Add(s);
-        }
-        return i;
+        for (int i = 0; i < PoolShapes.Count; i++) if (PoolShapes[i] == s) return i;
+        PoolShapes.Add(s);
+        return PoolShapes.Count - 1;
     }
 }
 
