@@ -100,10 +100,12 @@ int Arg(string name, int fallback)
     return i >= 0 && i + 1 < a.Length ? int.Parse(a[i + 1]) : fallback;
 }
 
-/// <summary>The .NET JIT's work (all threads) and the managed allocations so far in this process, to split a phase's time.</summary>
-readonly record struct JitSnapshot(long Methods, TimeSpan Time, long Allocated)
+/// <summary>The .NET JIT's work (all threads), the managed allocations and garbage collections so far in this process, to split a phase's time.</summary>
+readonly record struct JitSnapshot(long Methods, TimeSpan Time, long Allocated, int Collections, TimeSpan GcPause)
 {
-    public static JitSnapshot Now() => new(JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime(), GC.GetTotalAllocatedBytes(precise: true));
+    public static JitSnapshot Now() => new(JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime(), GC.GetTotalAllocatedBytes(precise: true),
+        GC.CollectionCount(0), GC.GetTotalPauseDuration());
     public static string operator -(JitSnapshot after, JitSnapshot before) =>
-        $"{(after.Time - before.Time).TotalMilliseconds:F1} ms ({after.Methods - before.Methods} methods); allocated {(after.Allocated - before.Allocated) / 1e6:F1} MB";
+        $"{(after.Time - before.Time).TotalMilliseconds:F1} ms ({after.Methods - before.Methods} methods); allocated {(after.Allocated - before.Allocated) / 1e6:F1} MB, " +
+        $"{after.Collections - before.Collections} GCs ({(after.GcPause - before.GcPause).TotalMilliseconds:F1} ms paused)";
 }

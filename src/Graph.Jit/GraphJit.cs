@@ -9,6 +9,7 @@ using Graph.Interpretation;
 using Graph.Jit.Emit.IL;
 using Graph.Lowering;
 using Graph.Ops;
+using Graph.Runtime.Kernels;
 using Graph.Runtime.Models;
 
 namespace Graph.Jit;

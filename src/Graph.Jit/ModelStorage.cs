@@ -17,8 +17,6 @@ internal sealed class StorageLayout
 {
     private readonly Dictionary<string, int> _floatSlots = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _intSlots = new(StringComparer.Ordinal);
-    private readonly Dictionary<Conv2dShape, int> _conv = new();
-    private readonly Dictionary<Pool2dShape, int> _pool = new();
 
     public StorageLayout(CompiledModelPlan plan)
     {
@@ -59,9 +57,10 @@ internal sealed class StorageLayout
     /// <summary>The plan's programs in the generated class's order.</summary>
     public static IEnumerable<ProgramPlan> Programs(CompiledModelPlan plan)
     {
-        var kinds = new List<ProgramKind>(plan.Programs.Keys);
-        kinds.Sort();
-        foreach (var k in kinds) yield return plan.Programs[k];
+        // Enum.GetValues is in ascending order; sorting the keys instead JIT-compiled a dozen framework methods (the
+        // sort and comparer over an enum) at every process's first compile.
+        foreach (var kind in Enum.GetValues<ProgramKind>())
+            if (plan.Program(kind) is { } program) yield return program;
     }
 
     private static string Key(StorageKind kind, string name) => ((int)kind).ToString(CultureInfo.InvariantCulture) + "|" + name;
@@ -81,28 +80,22 @@ internal sealed class StorageLayout
     public static Pool2dShape PoolShape(PoolKernel p) => new(p.Channels, p.Height, p.Width,
         p.Window.KernelH, p.Window.KernelW, p.Window.StrideH, p.Window.StrideW, p.Window.PadH, p.Window.PadW);
 
+    // Linear searches with the records' own ==: a model has a few geometries, and a Dictionary or IndexOf over these
+    // structs would JIT-compile framework comparers at every process's first compile (not in the ReadyToRun image).
     public int ConvIndex(ConvKernel k)
     {
         var s = ConvShape(k);
-        if (!_conv.TryGetValue(s, out int i))
-        {
-            i = ConvShapes.Count;
-            _conv[s] = i;
-            ConvShapes.Add(s);
-        }
-        return i;
+        for (int i = 0; i < ConvShapes.Count; i++) if (ConvShapes[i] == s) return i;
+        ConvShapes.Add(s);
+        return ConvShapes.Count - 1;
     }
 
     public int PoolIndex(PoolKernel k)
     {
         var s = PoolShape(k);
-        if (!_pool.TryGetValue(s, out int i))
-        {
-            i = PoolShapes.Count;
-            _pool[s] = i;
-            PoolShapes.Add(s);
-        }
-        return i;
+        for (int i = 0; i < PoolShapes.Count; i++) if (PoolShapes[i] == s) return i;
+        PoolShapes.Add(s);
+        return PoolShapes.Count - 1;
     }
 }
 
@@ -216,29 +209,3 @@ internal sealed class ModelStorage
 
 /// <summary>One check of checked mode with everything resolved at emission: the array slot (-1: the arena) and the blame texts.</summary>
 internal sealed record FiniteCheckCall(int FloatSlot, View View, string NodeText, string OpName, string File, int Line);
-
-/// <summary>A compiled epilogue: finishes a run of a GEMM or convolution output in place.</summary>
-internal delegate void EpilogueBody(Span<float> values, int row, int col, int batch, long step);
-
-/// <summary>
-/// The one epilogue struct the JIT passes to <see cref="Gemm.Multiply{TEpilogue}"/> and
-/// <see cref="Conv2d.Forward{TEpilogue}"/>: it forwards each finished run to the kernel's compiled body.
-/// One struct type for every kernel means the runtime's generic GEMM and convolution drivers are specialized once, not
-/// once per model kernel: precompiled into Graph.Jit's ReadyToRun image (<see cref="PrecompiledKernelInstantiations"/>)
-/// where crossgen2 can, JIT-compiled once per process otherwise.
-/// </summary>
-internal readonly struct JitEpilogue : IEpilogue
-{
-    private readonly EpilogueBody _body;
-    private readonly int _batch;
-    private readonly long _step;
-
-    public JitEpilogue(EpilogueBody body, int batch, long step)
-    {
-        _body = body;
-        _batch = batch;
-        _step = step;
-    }
-
-    public void Apply(Span<float> values, int row, int col) => _body(values, row, col, _batch, _step);
-}

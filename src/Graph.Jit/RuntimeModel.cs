@@ -79,15 +79,12 @@ internal class RuntimeModel : IRuntimeCompiledModel
         _inputs = plan.Inputs.Select(Info).ToArray();
         _parameters = plan.Parameters.Select(Info).ToArray();
         _states = plan.States.Select(Info).ToArray();
-        _parameterLengths = plan.Parameters.Select(p => (int)p.Shape.ConstantSize).ToArray();
+        _parameterLengths = new int[plan.Parameters.Count];
+        for (int i = 0; i < _parameterLengths.Length; i++) _parameterLengths[i] = (int)plan.Parameters[i].Shape.ConstantSize;
         _paramArrays = plan.Parameters.Select(p => storage.Parameter(p.Name)).ToArray();
         _gradArrays = plan.Parameters.Select(p => storage.Gradient(p.Name)).ToArray();
-        _labelChecks = plan.Inputs.Where(i => i.Kind == StorageKind.Label && i.Classes is int)
-            .Select(i => (storage.Ints[storage.Layout.IntSlot(i.Name)], i.Classes!.Value, i.Name, Ident(i.Name))).ToArray();
-        var train = plan.Program(ProgramKind.Train);
-        _stateUpdates = train is null ? System.Array.Empty<(View, float[])>()
-            : train.Outputs.Where(o => o.Key.StartsWith("state:", StringComparison.Ordinal))
-                .Select(o => (o.Value, storage.State(o.Key.Substring("state:".Length)))).ToArray();
+        _labelChecks = LabelChecks(plan, storage);
+        _stateUpdates = StateUpdates(plan.Program(ProgramKind.Train), storage);
 
         // Initialization in the generated constructor's order: one fork of the seed's generator per parameter, then per state.
         if (plan.Parameters.Count > 0 || plan.States.Count > 0)
@@ -98,6 +95,34 @@ internal class RuntimeModel : IRuntimeCompiledModel
         }
         _optimizer = new Sgd(0.01f);
         _optimizer.Bind(_parameterLengths);
+    }
+
+    // The two lists below are built with loops into arrays: LINQ producing tuples JIT-compiles about twenty framework
+    // methods (iterators and array builders over each tuple type) at every process's first compile.
+
+    private static (int[] Labels, int Classes, string Name, string Ident)[] LabelChecks(CompiledModelPlan plan, ModelStorage storage)
+    {
+        int count = 0;
+        foreach (var i in plan.Inputs) if (i.Kind == StorageKind.Label && i.Classes is int) count++;
+        var checks = new (int[] Labels, int Classes, string Name, string Ident)[count];
+        count = 0;
+        foreach (var i in plan.Inputs)
+            if (i.Kind == StorageKind.Label && i.Classes is int classes)
+                checks[count++] = (storage.Ints[storage.Layout.IntSlot(i.Name)], classes, i.Name, Ident(i.Name));
+        return checks;
+    }
+
+    private static (View View, float[] State)[] StateUpdates(ProgramPlan? train, ModelStorage storage)
+    {
+        const string prefix = "state:";
+        int count = 0;
+        if (train is not null) foreach (var o in train.Outputs) if (o.Key.StartsWith(prefix, StringComparison.Ordinal)) count++;
+        var updates = new (View View, float[] State)[count];
+        count = 0;
+        if (train is not null)
+            foreach (var o in train.Outputs)
+                if (o.Key.StartsWith(prefix, StringComparison.Ordinal)) updates[count++] = (o.Value, storage.State(o.Key.Substring(prefix.Length)));
+        return updates;
     }
 
     internal ModelStorage Storage { get; }

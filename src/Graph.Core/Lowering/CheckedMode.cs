@@ -38,19 +38,30 @@ public static class CheckedMode
     /// </summary>
     public static IReadOnlyList<FiniteCheckSite> Sites(PlanKernel k)
     {
-        var seen = new HashSet<(StorageKind, string, int, long, long, SymSize)>();
         var sites = new List<FiniteCheckSite>();
         foreach (var (view, stored) in WrittenValues(k))
         {
-            var b = view.Buffer;
-            // The same array range: arena buffers by offset, other storage by its name (constants by index).
-            var range = b.Kind == StorageKind.Arena
-                ? (b.Kind, "", 0, b.OffsetConstant, b.OffsetPerBatch, view.Size)
-                : (b.Kind, b.Kind == StorageKind.Constant ? "" : b.Name, b.Kind == StorageKind.Constant ? b.ConstantIndex : 0, 0L, 0L, view.Size);
-            if (!seen.Add(range)) continue;
-            sites.Add(new FiniteCheckSite(view, Culprit(k, stored)));
+            bool seen = false;
+            foreach (var site in sites) seen |= SameRange(site.View, view);
+            if (!seen) sites.Add(new FiniteCheckSite(view, Culprit(k, stored)));
         }
         return sites;
+    }
+
+    /// <summary>
+    /// Whether two views cover the same array range: arena buffers by offset, other storage by its name (constants by
+    /// index). Field by field rather than a set of tuples, whose framework comparers a cold JIT compile would JIT-compile.
+    /// </summary>
+    private static bool SameRange(View a, View b)
+    {
+        PlanBuffer x = a.Buffer, y = b.Buffer;
+        if (x.Kind != y.Kind || !a.Size.Equals(b.Size)) return false;
+        return x.Kind switch
+        {
+            StorageKind.Arena => x.OffsetConstant == y.OffsetConstant && x.OffsetPerBatch == y.OffsetPerBatch,
+            StorageKind.Constant => x.ConstantIndex == y.ConstantIndex,
+            _ => x.Name == y.Name,
+        };
     }
 
     /// <summary>

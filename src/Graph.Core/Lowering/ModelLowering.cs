@@ -540,20 +540,24 @@ public sealed class ProgramLowering
         var deps = units.ToDictionary(u => u, u => new HashSet<Unit>(u.Reads.Select(id => unitOfNode[id]).Where(v => v != u)));
         var users = units.ToDictionary(u => u, _ => new List<Unit>());
         foreach (var u in units) foreach (var d in deps[u]) users[d].Add(u);
-        var ready = new SortedDictionary<int, Unit>();
-        foreach (var u in units) if (deps[u].Count == 0) ready.Add(u.MinId, u);
+        // The ready set is a plain list scanned for the smallest MinId (unique per unit): a SortedDictionary<int, Unit>
+        // here JIT-compiled about 15 framework methods at every process's first model compile.
+        var ready = new List<Unit>();
+        foreach (var u in units) if (deps[u].Count == 0) ready.Add(u);
         var order = new List<Unit>();
         while (ready.Count > 0)
         {
-            var first = ready.First();
-            ready.Remove(first.Key);
-            var u = first.Value;
+            int first = 0;
+            for (int i = 1; i < ready.Count; i++) if (ready[i].MinId < ready[first].MinId) first = i;
+            var u = ready[first];
+            ready[first] = ready[^1];
+            ready.RemoveAt(ready.Count - 1);
             u.Position = order.Count;
             order.Add(u);
             foreach (var v in users[u])
             {
                 deps[v].Remove(u);
-                if (deps[v].Count == 0) ready.Add(v.MinId, v);
+                if (deps[v].Count == 0) ready.Add(v);
             }
         }
         if (order.Count != units.Count) throw new InvalidOperationException($"Fusion of '{_g.Name}' produced a cycle (a bug in lowering).");

@@ -51,7 +51,7 @@ public static class Initializers
     {
         ArgumentNullException.ThrowIfNull(rng);
         if (!(high >= low)) throw new ArgumentException($"Uniform bounds must satisfy low <= high (got [{low}, {high}]).", nameof(high));
-        for (int i = 0; i < values.Length; i++) values[i] = rng.NextUniform(low, high);
+        rng.FillUniform(values, low, high);
     }
 
     /// <summary>Samples N(<paramref name="mean"/>, <paramref name="std"/>²) (torch.nn.init.normal_).</summary>

@@ -1,4 +1,6 @@
 using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Graph.Runtime.Initialization;
 
@@ -43,20 +45,22 @@ public sealed class Rng
     }
 
     /// <summary>Next 64 uniformly distributed random bits (xoshiro256**).</summary>
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Step(ref _s0, ref _s1, ref _s2, ref _s3);
+
+    /// <summary>One xoshiro256** step on a state passed by reference, so bulk loops can keep it in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Step(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
-        ulong result = RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = RotateLeft(_s3, 45);
+        ulong result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = BitOperations.RotateLeft(s3, 45);
         return result;
     }
-
-    private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 
     /// <summary>Next 32 random bits (the high half of <see cref="NextUInt64"/>, the better-mixed bits).</summary>
     public uint NextUInt32() => (uint)(NextUInt64() >> 32);
@@ -65,7 +69,10 @@ public sealed class Rng
     public float NextFloat() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 
     /// <summary>Uniform double in [0, 1): the top 53 bits scaled by 2^-53.</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public double NextDouble() => UnitDouble(NextUInt64());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double UnitDouble(ulong bits) => (bits >> 11) * (1.0 / (1UL << 53));
 
     /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>) without modulo bias (Lemire's method).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxExclusive"/> is not positive.</exception>
@@ -98,9 +105,23 @@ public sealed class Rng
 
     /// <summary>Uniform float in [<paramref name="low"/>, <paramref name="high"/>) (computed in double, then rounded;
     /// a result that rounds up to <paramref name="high"/> is replaced by the float just below it).</summary>
-    public float NextUniform(float low, float high)
+    public float NextUniform(float low, float high) => Uniform(low, high, NextUInt64());
+
+    /// <summary>
+    /// Fills <paramref name="values"/> with <see cref="NextUniform"/> samples, in order: the same values and the same
+    /// state afterwards as that many calls, with the state in locals (several times faster for millions of weights).
+    /// </summary>
+    public void FillUniform(Span<float> values, float low, float high)
     {
-        float value = (float)(low + ((double)high - low) * NextDouble());
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int i = 0; i < values.Length; i++) values[i] = Uniform(low, high, Step(ref s0, ref s1, ref s2, ref s3));
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Uniform(float low, float high, ulong bits)
+    {
+        float value = (float)(low + ((double)high - low) * UnitDouble(bits));
         return value >= high && high > low ? MathF.BitDecrement(high) : value;
     }
 

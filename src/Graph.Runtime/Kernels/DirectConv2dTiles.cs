@@ -40,7 +40,6 @@ internal static unsafe class DirectConv2dTiles
     /// <c>output[r·outputStride + j] = Σ_k weights[k·TRows + r] · source[taps[k] + j]</c> for TRows rows and
     /// TCols vectors of positions j: per tap, TCols loads and TRows broadcasts feed TRows·TCols FMAs.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate<TSimd, TVector, TRows, TCols>(int tapCount, int* taps, float* weights, float* source,
         float* output, nint outputStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TCols : struct, ITileCount
@@ -139,7 +138,6 @@ internal static unsafe class DirectConv2dTiles
     /// images and <paramref name="vectors"/> vectors of positions: lane-wise partial sums, reduced across lanes once at
     /// the end of the pass. Per vector, TRows + TTaps loads feed TRows·TTaps FMAs.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FilterGradient<TSimd, TVector, TRows, TTaps>(int images, int vectors, float* gradOutput,
         nint gradOutputStride, nint gradOutputImageStride, float* source, nint sourceImageStride, int* taps,
         float* partial, nint partialStride)

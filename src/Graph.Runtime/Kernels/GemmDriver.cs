@@ -80,7 +80,6 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
     }
 
     /// <summary>Computes and finishes C[rowStart..rowEnd, colStart..colEnd).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(in GemmProblem p, in TEpilogue epilogue, GemmBlocking blocking,
         int rowStart, int rowEnd, int colStart, int colEnd)
     {

@@ -10,6 +10,14 @@ namespace Graph.Runtime.Kernels;
 /// B micro-panel (<see cref="Columns"/> values per k step) and stores or adds the tile to C. Every element's
 /// sum is formed in the same order whatever the tile's position, so results never depend on how work is split.
 /// </summary>
+/// <remarks>
+/// Kernel tiering policy. The implementations' tile methods and <see cref="GemmNarrow"/>'s row-block loops are the only
+/// kernels marked AggressiveOptimization: their tier-1 code (tiered PGO) measured slower than a full optimization from
+/// the start (gemm256 about 4% without the ReadyToRun image, softmax 3-9% with or without it). crossgen2 skips such
+/// methods, so they cost a full JIT at a process's first use (about 4 ms for the five LeNet uses). Every other kernel is
+/// precompiled into the ReadyToRun image and tiered: no JIT at the first call, re-JIT-compiled at tier 1 when hot
+/// (where the image cannot be used, tier 0 until then: a few slower first steps, the same speed afterwards).
+/// </remarks>
 internal unsafe interface IMicroKernel
 {
     /// <summary>Rows of C per tile (MR).</summary>

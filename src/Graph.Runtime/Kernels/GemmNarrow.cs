@@ -39,6 +39,7 @@ internal static unsafe class GemmNarrow
     }
 
     /// <summary>Computes and finishes rows [rowStart, rowEnd) of C.</summary>
+    // AggressiveOptimization: see the tiering policy on IMicroKernel.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compute<TSimd, TVector, TEpilogue>(in GemmProblem p, in TEpilogue epilogue, int kcMax, int rowStart, int rowEnd)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
@@ -111,6 +112,7 @@ internal static unsafe class GemmNarrow
     /// <typeparamref name="TVectors"/> says. Missing rows repeat the last one, so the loop has no edge cases; their sums
     /// are never stored.
     /// </summary>
+    // AggressiveOptimization: see the tiering policy on IMicroKernel.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<TSimd, TVector, TVectors>(in RowBlock block)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TVectors : struct, IVectorCount

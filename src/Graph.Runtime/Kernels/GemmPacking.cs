@@ -13,7 +13,6 @@ namespace Graph.Runtime.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs rows [row0, row0+rows) and k range [k0, k0+kc) of op(A) into MR-row micro-panels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(int mr, Transpose transA, float* a, nint lda, int row0, int rows, int k0, int kc, float* packed)
     {
         // A[i, p] = a[p·lda + i]: each k step is already a contiguous run of rows.
@@ -33,7 +32,6 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs k range [k0, k0+kc) and columns [col0, col0+cols) of op(B) into NR-column micro-panels.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(int nr, Transpose transB, float* b, nint ldb, int k0, int kc, int col0, int cols, float* packed)
     {
         // B[p, j] = b[p·ldb + j]: each k step is a contiguous run of columns.
@@ -78,7 +76,6 @@ internal static unsafe class GemmPacking
     /// <c>destination[p·destinationStride + r] = source[r·sourceStride + p]</c> for r &lt; rows, p &lt; cols: 8×8
     /// blocks transposed in registers (AVX), then 4×4 blocks (SSE), the edges element by element. A pure copy, so packing stays exact.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TransposeBlock(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int cols)
     {
         int r0 = 0;

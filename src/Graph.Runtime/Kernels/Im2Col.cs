@@ -32,7 +32,6 @@ internal static unsafe class Im2Col
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnfoldUnitStride<TSimd, TVector>(in Conv2dShape s, float* image, float* columns)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -81,7 +80,6 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>Writes the patch matrix for horizontal strides above 1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnfoldStrided(in Conv2dShape s, float* image, float* columns)
     {
         int outHeight = s.OutHeight, outWidth = s.OutWidth;
@@ -131,7 +129,6 @@ internal static unsafe class Im2Col
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FoldUnitStride<TSimd, TVector>(in Conv2dShape s, float* columns, float* image)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -177,7 +174,6 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>Adds the patch matrix onto the image for horizontal strides above 1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FoldAddStrided(in Conv2dShape s, float* columns, float* image)
     {
         int outHeight = s.OutHeight, outWidth = s.OutWidth;

@@ -62,7 +62,6 @@ internal static unsafe class MatrixVector
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compute<TSimd, TVector, TEpilogue>(in Problem problem, in TEpilogue epilogue, int start, int end)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {

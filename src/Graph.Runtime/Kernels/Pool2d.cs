@@ -134,7 +134,6 @@ public static unsafe class Pool2d
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Planes<TSimd, TVector>(int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
         {
             Pool2dShape s = _shape;

@@ -72,7 +72,6 @@ public static unsafe class Reduce
         if (outputLength < outputNeeded) throw new ArgumentException($"Needs {outputNeeded} output floats, got {outputLength}.", "output");
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TSimd, TVector>(RowReduction reduction, float* input, int rows, int cols, float* output)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -133,7 +132,6 @@ public static unsafe class Reduce
         return max + MathF.Log(total);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumColumns<TSimd, TVector>(float* input, int rows, int cols, float* output, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {

@@ -127,7 +127,6 @@ internal static class ElementwiseUpdate
     }
 
     /// <summary>The whole vectors; returns where the tail starts.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RunVectors<TKernel, TUse0, TUse1, TUse2>(in TKernel kernel, Span<float> parameter, ReadOnlySpan<float> gradient,
         Span<float> state0, Span<float> state1, Span<float> state2)
         where TKernel : struct, IUpdateKernel where TUse0 : struct, IStateUse where TUse1 : struct, IStateUse where TUse2 : struct, IStateUse

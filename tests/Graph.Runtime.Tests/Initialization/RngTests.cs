@@ -89,6 +89,26 @@ public class RngTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(17)]
+    [InlineData(129)]
+    public void FillUniformGivesTheSameValuesAndStateAsRepeatedNextUniform(int length)
+    {
+        var bulk = new Rng(9);
+        var oneByOne = new Rng(9);
+        _ = bulk.NextNormal(); // a pending spare normal must survive the bulk fill
+        _ = oneByOne.NextNormal();
+        var filled = new float[length];
+        bulk.FillUniform(filled, -0.3f, 0.7f);
+        var expected = Enumerable.Range(0, length).Select(_ => oneByOne.NextUniform(-0.3f, 0.7f)).ToArray();
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), filled.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(oneByOne.NextNormal(), bulk.NextNormal());
+        Assert.Equal(oneByOne.NextUInt64(), bulk.NextUInt64());
+    }
+
     [Fact]
     public void PortableLogAgreesWithMathLog()
     {

@@ -1139,14 +1139,14 @@ internal sealed class MethodEmitter
     // ----- runtime kernels -------------------------------------------------------------------
 
     private static readonly MethodInfo s_gemm = typeof(Gemm).GetMethods().Single(m => m.Name == nameof(Gemm.Multiply) && !m.IsGenericMethodDefinition);
-    private static readonly MethodInfo s_gemmEpilogue = typeof(Gemm).GetMethods().Single(m => m.Name == nameof(Gemm.Multiply) && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(JitEpilogue));
+    private static readonly MethodInfo s_gemmEpilogue = typeof(Gemm).GetMethods().Single(m => m.Name == nameof(Gemm.Multiply) && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(DelegateEpilogue));
     private static readonly MethodInfo s_convForward = typeof(Conv2d).GetMethods().Single(m => m.Name == nameof(Conv2d.Forward) && !m.IsGenericMethodDefinition);
-    private static readonly MethodInfo s_convForwardEpilogue = typeof(Conv2d).GetMethods().Single(m => m.Name == nameof(Conv2d.Forward) && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(JitEpilogue));
+    private static readonly MethodInfo s_convForwardEpilogue = typeof(Conv2d).GetMethods().Single(m => m.Name == nameof(Conv2d.Forward) && m.IsGenericMethodDefinition).MakeGenericMethod(typeof(DelegateEpilogue));
     private static readonly MethodInfo s_convInput = typeof(Conv2d).GetMethod(nameof(Conv2d.BackwardInput))!;
     private static readonly MethodInfo s_convFilter = typeof(Conv2d).GetMethod(nameof(Conv2d.BackwardFilter))!;
-    private static readonly ConstructorInfo s_epilogueCtor = typeof(JitEpilogue).GetConstructors()[0];
+    private static readonly ConstructorInfo s_epilogueCtor = typeof(DelegateEpilogue).GetConstructors()[0];
 
-    /// <summary>new JitEpilogue(s.Epilogues[index], batch, step) in a local.</summary>
+    /// <summary>new DelegateEpilogue(s.Epilogues[index], batch, step) in a local.</summary>
     private LocalBuilder Epilogue(int index)
     {
         IL.Emit(OpCodes.Ldarg_0);
@@ -1156,7 +1156,7 @@ internal sealed class MethodEmitter
         Batch();
         IL.Emit(OpCodes.Ldarg, _stepArg);
         IL.Emit(OpCodes.Newobj, s_epilogueCtor);
-        var l = Local(typeof(JitEpilogue));
+        var l = Local(typeof(DelegateEpilogue));
         St(l);
         return l;
     }
