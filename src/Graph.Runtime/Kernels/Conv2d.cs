@@ -29,7 +29,8 @@ public static unsafe class Conv2d
     /// convolutions keep im2col (it is free there). Otherwise, measured on the LeNet-5 and lenet-seed layers and 3×3
     /// layers of 3 to 128 channels on 7² to 56² images (Zen 5, one thread, batch 64), the direct path wins (1.2-4×)
     /// except for:
-    /// the forward pass and the input gradient with fewer than <see cref="DirectMinTaps"/> taps per output (Channels·KH·KW,
+    /// layers with more than <see cref="DirectMaxChannels"/> channels on either side (not measured), the forward pass and
+    /// the input gradient with fewer than <see cref="DirectMinTaps"/> taps per output (Channels·KH·KW,
     /// resp. OutChannels·KH·KW; the direct path's wide store and crop then outweigh the small product, e.g. 1→64 3×3),
     /// and the filter gradient with more than <see cref="DirectMaxFilterWeights"/> weights (its lane-wise partials,
     /// 16 floats per weight per thread, no longer stay in L2, e.g. 64→128 3×3).
@@ -38,7 +39,10 @@ public static unsafe class Conv2d
     {
         bool supported = DirectConv2d.Supports(s);
         if (t_forced is { } forced) return forced == Conv2dAlgorithm.Direct && supported ? forced : Conv2dAlgorithm.Im2ColGemm;
-        if (!supported || s.IsPointwise) return Conv2dAlgorithm.Im2ColGemm;
+        // Beyond the measured range (more than DirectMaxChannels on either side) the GEMM path, tuned for large
+        // products, is the safer default.
+        if (!supported || s.IsPointwise || s.Channels > DirectMaxChannels || s.OutChannels > DirectMaxChannels)
+            return Conv2dAlgorithm.Im2ColGemm;
         int kernel = s.KernelH * s.KernelW;
         bool direct = pass switch
         {
@@ -54,6 +58,9 @@ public static unsafe class Conv2d
 
     /// <summary>See <see cref="AlgorithmFor"/>.</summary>
     public const int DirectMaxFilterWeights = 16384;
+
+    /// <summary>The most input or output channels the direct path was measured to win with (see <see cref="AlgorithmFor"/>).</summary>
+    public const int DirectMaxChannels = 128;
 
     /// <summary>
     /// Floats of scratch that <see cref="Forward"/>, <see cref="BackwardInput"/> and <see cref="BackwardFilter"/>

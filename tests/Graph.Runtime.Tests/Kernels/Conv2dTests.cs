@@ -167,6 +167,9 @@ public class Conv2dTests
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
+        // Wider layers than the direct path was measured on stay on the GEMM.
+        var wide = new Conv2dShape(128, 14, 14, 256, 3, 3, 1, 1, 1, 1);
+        foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(wide, pass));
     }
 
     /// <summary>Forward, input gradient and filter gradient (overwritten and accumulated) against the reference.</summary>
