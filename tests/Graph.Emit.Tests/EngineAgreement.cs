@@ -13,6 +13,34 @@ namespace Graph.Emit.Tests;
 /// </summary>
 public static class EngineAgreement
 {
+    /// <summary>A classifier batch: features uniform in [0, 1), labels 0-9, from <paramref name="seed"/>.</summary>
+    public static (float[] x, int[] y) ClassifierBatch(int batch, int features, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var x = new float[batch * features];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var y = new int[batch];
+        for (int i = 0; i < y.Length; i++) y[i] = rng.Next(10);
+        return (x, y);
+    }
+
+    /// <summary>After three warm-up rounds, five more training steps, losses and predictions allocate nothing.</summary>
+    public static void AssertStepsAllocateNothing(ISupervisedModel<int> model, float[] x, int[] y, int batch)
+    {
+        var output = new float[batch * model.OutputSize];
+        for (int i = 0; i < 3; i++) Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Round();
+        Xunit.Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        void Round()
+        {
+            model.TrainStep(x, y, batch);
+            model.Loss(x, y, batch);
+            model.Predict(x, batch, output);
+        }
+    }
+
     /// <summary>Norm-wise relative tolerance: ‖a−b‖ / max(‖a‖, ‖b‖, 0.01).</summary>
     public const double Tolerance = 1e-4;
 

@@ -44,16 +44,6 @@ public class ModelTests : IClassFixture<CompiledModels>
 
     public ModelTests(CompiledModels models) => _models = models;
 
-    private static (float[] x, int[] y) Data(int batch, int features, int seed = 1)
-    {
-        var rng = new Random(seed);
-        var x = new float[batch * features];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        var y = new int[batch];
-        for (int i = 0; i < y.Length; i++) y[i] = rng.Next(10);
-        return (x, y);
-    }
-
     [Fact]
     public void Emitted_code_snapshots()
     {
@@ -79,7 +69,7 @@ public class ModelTests : IClassFixture<CompiledModels>
         var model = _models.Create<ISupervisedModel<int>>("Mlp", 64, seed: 3);
         Assert.Equal(784, model.InputSize);
         Assert.Equal(10, model.OutputSize);
-        var (x, y) = Data(64, 784);
+        var (x, y) = EngineAgreement.ClassifierBatch(64, 784);
         model.Optimizer = new Graph.Runtime.Optimizers.Sgd(0.1f);
         float first = model.TrainStep(x, y, 64);
         float last = first;
@@ -112,7 +102,7 @@ public class ModelTests : IClassFixture<CompiledModels>
         const int batch = 2;
         var builder = Models.LeNet();
         var model = _models.Create<ISupervisedModel<int>>("LeNet", 4, seed: 5);
-        var (x, y) = Data(batch, 784, seed: 2);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 2);
         ModelLowering.Lower(builder); // adds the gradients to the builder's graph
         EngineAgreement.ClassifierMatchesInterpreterAndLearns(model, builder.Graph, new[] { 1, 28, 28 }, x, y, batch);
     }
@@ -124,29 +114,15 @@ public class ModelTests : IClassFixture<CompiledModels>
     {
         const int batch = 4;
         var model = _models.Create<ISupervisedModel<int>>(name, batch);
-        var (x, y) = Data(batch, features);
-        var output = new float[batch * 10];
-        for (int i = 0; i < 3; i++)
-        {
-            model.TrainStep(x, y, batch);
-            model.Loss(x, y, batch);
-            model.Predict(x, batch, output);
-        }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            model.TrainStep(x, y, batch);
-            model.Loss(x, y, batch);
-            model.Predict(x, batch, output);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, features);
+        EngineAgreement.AssertStepsAllocateNothing(model, x, y, batch);
     }
 
     [Fact]
     public void Wrong_lengths_and_batches_are_rejected_with_clear_messages()
     {
         var model = _models.Create<ISupervisedModel<int>>("Mlp", 64);
-        var (x, y) = Data(64, 784);
+        var (x, y) = EngineAgreement.ClassifierBatch(64, 784);
         var e = Assert.Throws<ArgumentException>(() => model.TrainStep(x.AsSpan(0, 50000), y, 64));
         Assert.Contains("input 'x' needs batch*784 = 50176 floats, got 50000", e.Message);
         e = Assert.Throws<ArgumentException>(() => model.Loss(x, y.AsSpan(0, 63), 64));

@@ -49,16 +49,6 @@ public class ModelTests : IClassFixture<GeneratedModels>
         _output = output;
     }
 
-    internal static (float[] x, int[] y) Data(int batch, int features, int seed = 1)
-    {
-        var rng = new Random(seed);
-        var x = new float[batch * features];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        var y = new int[batch];
-        for (int i = 0; i < y.Length; i++) y[i] = rng.Next(10);
-        return (x, y);
-    }
-
     private static ISupervisedModel<int> Jit(string name, int maxBatch, ulong seed) =>
         GraphJit.CompileSupervised<int>(name == "Mlp" ? Models.Mlp() : Models.LeNet(), maxBatch, seed);
 
@@ -78,7 +68,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         gen.Optimizer = new Adam(1e-3f);
         foreach (int b in new[] { batch, batch - 1 })
         {
-            var (x, y) = Data(b, 784, seed: b);
+            var (x, y) = EngineAgreement.ClassifierBatch(b, 784, seed: b);
             var pj = new float[b * 10];
             var pg = new float[b * 10];
             jit.Predict(x, b, pj);
@@ -101,7 +91,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         var a = GraphJit.CompileSupervised<int>(Models.LeNet(), batch, seed: 8);
         var b = GraphJit.CompileSupervised<int>(Models.LeNet(), batch, seed: 8, new JitOptions { MethodPerKernel = true });
         Assert.Contains("one per kernel", ((IRuntimeCompiledModel)b).Diagnostics);
-        var (x, y) = Data(batch, 784, seed: 4);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 4);
         for (int s = 0; s < 2; s++) Compare.Same("step", new[] { a.TrainStep(x, y, batch) }, new[] { b.TrainStep(x, y, batch) });
         foreach (var p in a.Parameters) Compare.Same(p.Name, a.Parameter(p.Name).ToArray(), b.Parameter(p.Name).ToArray());
     }
@@ -112,7 +102,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         const int batch = 2;
         var builder = Models.LeNet();
         var model = GraphJit.CompileSupervised<int>(builder, 4, seed: 5);
-        var (x, y) = Data(batch, 784, seed: 2);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 2);
         EngineAgreement.ClassifierMatchesInterpreterAndLearns(model, builder.Graph, new[] { 1, 28, 28 }, x, y, batch);
     }
 
@@ -124,7 +114,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         Assert.Equal(1, model.LabelSize);
         Assert.Equal(10, model.OutputSize);
         Assert.Equal(ModelEngine.Jit, ((IRuntimeCompiledModel)model).Engine);
-        var (x, y) = Data(64, 784);
+        var (x, y) = EngineAgreement.ClassifierBatch(64, 784);
         model.Optimizer = new Sgd(0.1f);
         float first = model.TrainStep(x, y, 64);
         float last = first;
@@ -159,22 +149,8 @@ public class ModelTests : IClassFixture<GeneratedModels>
         const int batch = 4;
         var model = Jit(name, batch, seed: 0);
         model.Optimizer = new Adam(1e-3f);
-        var (x, y) = Data(batch, 784);
-        var output = new float[batch * 10];
-        for (int i = 0; i < 3; i++)
-        {
-            model.TrainStep(x, y, batch);
-            model.Loss(x, y, batch);
-            model.Predict(x, batch, output);
-        }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            model.TrainStep(x, y, batch);
-            model.Loss(x, y, batch);
-            model.Predict(x, batch, output);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784);
+        EngineAgreement.AssertStepsAllocateNothing(model, x, y, batch);
     }
 
     /// <summary>The same messages as the generated class (Graph.Emit.Tests asserts these texts on generated code).</summary>
@@ -185,7 +161,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         var gen = _generated.Create<ISupervisedModel<int>>("Mlp", 64);
         foreach (var model in new[] { jit, gen })
         {
-            var (x, y) = Data(64, 784);
+            var (x, y) = EngineAgreement.ClassifierBatch(64, 784);
             var e = Assert.Throws<ArgumentException>(() => model.TrainStep(x.AsSpan(0, 50000), y, 64));
             Assert.Contains("input 'x' needs batch*784 = 50176 floats, got 50000", e.Message);
             Assert.Equal("x", e.ParamName);
@@ -221,7 +197,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         const int batch = 8;
         var jit = Jit("LeNet", batch, seed: 4);
         jit.Optimizer = new Adam(1e-3f);
-        var (x, y) = Data(batch, 784, seed: 9);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 9);
         for (int i = 0; i < 3; i++) jit.TrainStep(x, y, batch);
         string path = Path.Combine(Path.GetTempPath(), "graph-jit-" + Guid.NewGuid().ToString("N") + ".safetensors");
         try
@@ -291,7 +267,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         Assert.Contains("dynamic code is not supported", info.Diagnostics);
         _output.WriteLine(info.Diagnostics);
         foreach (var p in fast.Parameters) Compare.Same(p.Name, fast.Parameter(p.Name).ToArray(), slow.Parameter(p.Name).ToArray());
-        var (x, y) = Data(batch, 784, seed: 3);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 3);
         var ps = new float[batch * 10];
         var pf = new float[batch * 10];
         slow.Predict(x, batch, ps);
@@ -311,7 +287,7 @@ public class ModelTests : IClassFixture<GeneratedModels>
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var jit = Jit("LeNet", 32, seed: 1);
         var compile = sw.Elapsed;
-        var (x, y) = Data(32, 784);
+        var (x, y) = EngineAgreement.ClassifierBatch(32, 784);
         sw.Restart();
         jit.TrainStep(x, y, 32);
         var first = sw.Elapsed;
