@@ -287,33 +287,26 @@ internal sealed class MethodEmitter
                     St(_arena);
                     break;
                 case StorageKind.Label:
-                {
-                    int slot = _layout.IntSlot(b.Name);
-                    if (_intArrays.ContainsKey(slot)) break;
-                    var l = IL.DeclareLocal(typeof(int[]));
-                    IL.Emit(OpCodes.Ldarg_0);
-                    IL.Emit(OpCodes.Ldfld, IlModelEmitter.IntsField);
-                    Ldc(slot);
-                    IL.Emit(OpCodes.Ldelem_Ref);
-                    St(l);
-                    _intArrays[slot] = l;
+                    LoadSlotArray(_intArrays, typeof(int[]), IlModelEmitter.IntsField, _layout.IntSlot(b.Name));
                     break;
-                }
                 default:
-                {
-                    int slot = _layout.FloatSlot(b);
-                    if (_floatArrays.ContainsKey(slot)) break;
-                    var l = IL.DeclareLocal(typeof(float[]));
-                    IL.Emit(OpCodes.Ldarg_0);
-                    IL.Emit(OpCodes.Ldfld, IlModelEmitter.FloatsField);
-                    Ldc(slot);
-                    IL.Emit(OpCodes.Ldelem_Ref);
-                    St(l);
-                    _floatArrays[slot] = l;
+                    LoadSlotArray(_floatArrays, typeof(float[]), IlModelEmitter.FloatsField, _layout.FloatSlot(b));
                     break;
-                }
             }
         }
+    }
+
+    /// <summary>Caches element <paramref name="slot"/> of the model's array-of-arrays field in a local, once per method.</summary>
+    private void LoadSlotArray(Dictionary<int, LocalBuilder> cache, Type arrayType, FieldInfo field, int slot)
+    {
+        if (cache.ContainsKey(slot)) return;
+        var l = IL.DeclareLocal(arrayType);
+        IL.Emit(OpCodes.Ldarg_0);
+        IL.Emit(OpCodes.Ldfld, field);
+        Ldc(slot);
+        IL.Emit(OpCodes.Ldelem_Ref);
+        St(l);
+        cache[slot] = l;
     }
 
     private void Array(PlanBuffer b)
