@@ -40,7 +40,7 @@ public sealed class CompiledTable
             {
                 GradientTable.ScaleInputs = scaled;
                 ModelBuilder m;
-                try { m = Build(c); }
+                try { m = EngineAgreement.BuildTableModel(c); }
                 finally { GradientTable.ScaleInputs = false; }
                 if (scaled && !m.Graph.Parameters.Any(p => ((ParameterOp)p.Op).LeafName.StartsWith("pos_scale_"))) continue;
                 string className = "Case" + index++;
@@ -54,26 +54,6 @@ public sealed class CompiledTable
         Assembly = RoslynCompiler.Compile(sources, "Table");
     }
 
-    /// <summary>As GradientCheck.Prepare, plus the case's output as the model's prediction.</summary>
-    private static ModelBuilder Build(GradCase c)
-    {
-        var m = new ModelBuilder(c.Name.Replace(' ', '_'));
-        var output = c.Build(m);
-        if (output.Shape.HasBatch && output.Shape.BatchAxis != 0)
-        {
-            int axis = output.Shape.BatchAxis;
-            output = output.Transpose(new[] { axis }.Concat(Enumerable.Range(0, output.Shape.Rank).Where(a => a != axis)).ToArray());
-        }
-        m.Output(output);
-        Tensor loss;
-        if (output.Shape.Rank == 0) loss = output * 1.0;
-        else if (output.Shape.HasBatch)
-            loss = (output * m.Input("__weights", output.Shape.Dims.Skip(1).ToArray())).Sum();
-        else
-            loss = (output * m.Constant(GradientCheck.RandomValues(new Random(99), (int)output.Shape.ConstantSize, "w"), output.Shape.Dims)).Sum();
-        m.Loss(loss);
-        return m;
-    }
 }
 
 public class AgreementTests : IClassFixture<CompiledTable>

@@ -1,9 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Graph.Builder;
 using Graph.Interpretation;
 using Graph.Ir;
 using Graph.Runtime.Models;
+using Graph.Tests;
 
 namespace Graph.Emit.Tests;
 
@@ -13,6 +15,30 @@ namespace Graph.Emit.Tests;
 /// </summary>
 public static class EngineAgreement
 {
+    /// <summary>
+    /// A gradient-table case as a model, as GradientCheck.Prepare builds it: the case's output (batch axis first) as the
+    /// prediction and a weighted sum of it as the loss.
+    /// </summary>
+    public static ModelBuilder BuildTableModel(GradCase c)
+    {
+        var m = new ModelBuilder(c.Name.Replace(' ', '_'));
+        var output = c.Build(m);
+        if (output.Shape.HasBatch && output.Shape.BatchAxis != 0)
+        {
+            int axis = output.Shape.BatchAxis;
+            output = output.Transpose(new[] { axis }.Concat(Enumerable.Range(0, output.Shape.Rank).Where(a => a != axis)).ToArray());
+        }
+        m.Output(output);
+        Tensor loss;
+        if (output.Shape.Rank == 0) loss = output * 1.0;
+        else if (output.Shape.HasBatch)
+            loss = (output * m.Input("__weights", output.Shape.Dims.Skip(1).ToArray())).Sum();
+        else
+            loss = (output * m.Constant(GradientCheck.RandomValues(new Random(99), (int)output.Shape.ConstantSize, "w"), output.Shape.Dims)).Sum();
+        m.Loss(loss);
+        return m;
+    }
+
     /// <summary>A classifier batch: features uniform in [0, 1), labels 0-9, from <paramref name="seed"/>.</summary>
     public static (float[] x, int[] y) ClassifierBatch(int batch, int features, int seed = 1)
     {

@@ -47,7 +47,7 @@ public sealed class JitTable
                 Func<ModelBuilder> build = () =>
                 {
                     GradientTable.ScaleInputs = scaled;
-                    try { return Build(c); }
+                    try { return EngineAgreement.BuildTableModel(c); }
                     finally { GradientTable.ScaleInputs = false; }
                 };
                 var m = build();
@@ -67,26 +67,6 @@ public sealed class JitTable
     /// <summary>The generated C# of every row, compiled together on first use.</summary>
     public Assembly Generated => _generated.Value;
 
-    /// <summary>As Graph.Emit.Tests' table: the case's output as the prediction, a weighted sum of it as the loss.</summary>
-    public static ModelBuilder Build(GradCase c)
-    {
-        var m = new ModelBuilder(c.Name.Replace(' ', '_'));
-        var output = c.Build(m);
-        if (output.Shape.HasBatch && output.Shape.BatchAxis != 0)
-        {
-            int axis = output.Shape.BatchAxis;
-            output = output.Transpose(new[] { axis }.Concat(Enumerable.Range(0, output.Shape.Rank).Where(a => a != axis)).ToArray());
-        }
-        m.Output(output);
-        Tensor loss;
-        if (output.Shape.Rank == 0) loss = output * 1.0;
-        else if (output.Shape.HasBatch)
-            loss = (output * m.Input("__weights", output.Shape.Dims.Skip(1).ToArray())).Sum();
-        else
-            loss = (output * m.Constant(GradientCheck.RandomValues(new Random(99), (int)output.Shape.ConstantSize, "w"), output.Shape.Dims)).Sum();
-        m.Loss(loss);
-        return m;
-    }
 }
 
 public class TableTests : IClassFixture<JitTable>
