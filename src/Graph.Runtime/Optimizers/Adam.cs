@@ -14,6 +14,7 @@ namespace Graph.Runtime.Optimizers;
 /// denom ← √v / √(1 − β2^t) + ε
 /// θ ← θ − lr/(1 − β1^t) · m / denom
 /// </code>
+/// m and v are set to zero once below 2⁻¹⁰⁰ (see <see cref="ElementwiseUpdate.FlushDecayed"/>).
 /// The bias corrections are computed in double (PyTorch computes them as Python floats) and
 /// rounded once to float.
 /// </summary>
@@ -111,8 +112,8 @@ public class Adam : Optimizer
         {
             if (decayFactor != 1f) p *= decayFactor;
             if (l2 != 0f) g += p * l2;
-            m += (g - m) * oneMinusBeta1;
-            v = v * beta2 + g * g * oneMinusBeta2;
+            m = ElementwiseUpdate.FlushDecayed(m + (g - m) * oneMinusBeta1);
+            v = ElementwiseUpdate.FlushDecayed(v * beta2 + g * g * oneMinusBeta2);
             Vector<float> secondMoment = v;
             if (amsgrad)
             {

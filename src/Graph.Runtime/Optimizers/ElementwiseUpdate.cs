@@ -21,6 +21,23 @@ internal interface IUpdateKernel
 internal static class ElementwiseUpdate
 {
     /// <summary>
+    /// Where decaying optimizer state is cut to zero: 2⁻¹⁰⁰, far below anything that moves a parameter
+    /// (Adam's step from such a moment is at most lr·2⁻¹⁰⁰/ε ≈ 10⁻²² lr).
+    /// </summary>
+    public static readonly float DecayedStateFloor = MathF.ScaleB(1f, -100);
+
+    /// <summary>
+    /// <paramref name="state"/>, or zero where its magnitude is below <see cref="DecayedStateFloor"/>. State that
+    /// decays geometrically while its gradient is zero (Adam's moments, momentum buffers, RMSProp's averages) would
+    /// otherwise sink through the subnormal range, and arithmetic on subnormals takes a microcode assist per
+    /// instruction: the weights of MNIST's rarely lit border pixels made a 100 k-parameter Adam update 5× slower
+    /// (34 → 160 µs) after a few hundred steps. PyTorch keeps such values; they differ from ours by less than 2⁻¹⁰⁰.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> FlushDecayed(Vector<float> state) =>
+        Vector.ConditionalSelect(Vector.GreaterThanOrEqual(Vector.Abs(state), new Vector<float>(DecayedStateFloor)), state, Vector<float>.Zero);
+
+    /// <summary>
     /// Applies <paramref name="kernel"/> to every element. State spans are either empty (unused) or
     /// as long as <paramref name="parameter"/>. The tail shorter than a vector goes through a
     /// zero-padded stack copy, so the scalar tail uses the very same formula (and float rounding,

@@ -14,6 +14,7 @@ namespace Graph.Runtime.Optimizers;
 /// b ← μ·b + g/d; θ ← θ − lr·b                 (if momentum &gt; 0)
 /// θ ← θ − lr·g/d                              (otherwise)
 /// </code>
+/// b, and s when not centered, are set to zero once below 2⁻¹⁰⁰ (see <see cref="ElementwiseUpdate.FlushDecayed"/>).
 /// </summary>
 public sealed class RmsProp : Optimizer
 {
@@ -85,21 +86,23 @@ public sealed class RmsProp : Optimizer
         public void Apply(ref Vector<float> p, Vector<float> g, ref Vector<float> squareAverage, ref Vector<float> gradientAverage, ref Vector<float> buffer)
         {
             if (weightDecay != 0f) g += p * weightDecay;
-            squareAverage = squareAverage * alpha + g * g * oneMinusAlpha;
             Vector<float> root;
             if (centered)
             {
+                // Not flushed: s − a² must not go negative, and a is still far above the floor where s falls below it.
+                squareAverage = squareAverage * alpha + g * g * oneMinusAlpha;
                 gradientAverage += (g - gradientAverage) * oneMinusAlpha;
                 root = Vector.SquareRoot(squareAverage - gradientAverage * gradientAverage);
             }
             else
             {
+                squareAverage = ElementwiseUpdate.FlushDecayed(squareAverage * alpha + g * g * oneMinusAlpha);
                 root = Vector.SquareRoot(squareAverage);
             }
             Vector<float> denominator = root + new Vector<float>(epsilon);
             if (momentum > 0f)
             {
-                buffer = buffer * momentum + g / denominator;
+                buffer = ElementwiseUpdate.FlushDecayed(buffer * momentum + g / denominator);
                 p -= buffer * lr;
             }
             else

@@ -12,6 +12,7 @@ namespace Graph.Runtime.Optimizers;
 /// g ← g + momentum·b if nesterov, else b        (if momentum ≠ 0)
 /// θ ← θ − lr·g
 /// </code>
+/// The buffer is set to zero once below 2⁻¹⁰⁰ (see <see cref="ElementwiseUpdate.FlushDecayed"/>).
 /// </summary>
 public sealed class Sgd : Optimizer
 {
@@ -74,7 +75,7 @@ public sealed class Sgd : Optimizer
             if (momentum != 0f)
             {
                 // PyTorch: the buffer is a clone of the gradient on the first step (no dampening).
-                buffer = firstStep ? g : buffer * momentum + g * oneMinusDampening;
+                buffer = firstStep ? g : ElementwiseUpdate.FlushDecayed(buffer * momentum + g * oneMinusDampening);
                 g = nesterov ? g + buffer * momentum : buffer;
             }
             p -= g * lr;

@@ -82,6 +82,41 @@ public class OptimizerTests
         }
     }
 
+    /// <summary>
+    /// A gradient that is non-zero once and zero afterwards (a weight of a rarely lit input): the decaying state
+    /// (moments, momentum buffers, averages) would sink through the subnormal range, where every operation is
+    /// slow; it must reach exactly zero instead, never hold a subnormal, and the parameters must still follow the
+    /// double-precision reference (which keeps the tiny values) within the usual tolerance.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public void DecayingStateGoesToZeroWithoutPassingThroughSubnormals(string name, Func<Optimizer> create, Func<IReferenceOptimizer> createReference)
+    {
+        var rng = new Rng(7);
+        float[] theta = Enumerable.Range(0, Length).Select(_ => rng.NextNormal(0f, 1f)).ToArray();
+        double[] reference = theta.Select(x => (double)x).ToArray();
+        double[] start = (double[])reference.Clone();
+        float[] thetaStart = (float[])theta.Clone();
+        var optimizer = create();
+        optimizer.Bind([Length]);
+        var referenceOptimizer = createReference();
+        bool weightDecay = name.Contains("wd") || name.Contains("l2") || name.Contains("adamw");
+        int steps = 1200;   // 0.9^1200·0.1 < 2^-126: β₁- and momentum-decayed state would be subnormal long before
+        for (int step = 0; step < steps; step++)
+        {
+            float[] g = step == 0 ? Enumerable.Range(0, Length).Select(_ => rng.NextNormal(0f, 0.1f)).ToArray() : new float[Length];
+            optimizer.BeginStep();
+            optimizer.Update(0, theta, g);
+            referenceOptimizer.Step(reference, g.Select(x => (double)x).ToArray());
+            foreach (var entry in optimizer.State)
+                foreach (float value in entry.Data)
+                    Assert.False(float.IsSubnormal(value), $"{name}, step {step + 1}: state '{entry.Name}' holds the subnormal {value:R}");
+        }
+        if (!weightDecay) AssertClose(reference, theta, start, thetaStart, steps, $"{name} after {steps} steps");
+        if (name.StartsWith("adam", StringComparison.Ordinal) && !name.Contains("amsgrad"))
+            Assert.All(optimizer.State.Where(e => e.Name == "m").SelectMany(e => e.Data), m => Assert.Equal(0f, m));
+    }
+
     [Fact]
     public void SgdOnSquareFollowsClosedForm()
     {
