@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Graph.Runtime.Kernels;
 
 /// <summary>
-/// A GEMM register tile: multiplies a packed A micro-panel (<see cref="Rows"/> values per k step) by a packed
-/// B micro-panel (<see cref="Columns"/> values per k step) and stores or adds the tile to C. Every element's
+/// A GEMM register tile: multiplies a packed A micro-panel (<see cref="Rows"/> values per k step) by a B
+/// micro-panel (<see cref="Columns"/> values per k step, packed or read in place) and stores or adds the tile to C. Every element's
 /// sum is formed in the same order whatever the tile's position, so results never depend on how work is split.
 /// </summary>
 /// <remarks>
@@ -27,10 +27,11 @@ internal unsafe interface IMicroKernel
     static abstract int Columns { get; }
 
     /// <summary>
-    /// <c>tile = Σ_p a[p·Rows + r] · b[p·Columns + j]</c> over <paramref name="kc"/> steps, starting from zero; then
-    /// <c>c[r·ldc + j] = tile</c>, or <c>c[r·ldc + j] += tile</c> when <paramref name="addToC"/>.
+    /// <c>tile = Σ_p a[p·Rows + r] · b[p·ldb + j]</c> over <paramref name="kc"/> steps, starting from zero; then
+    /// <c>c[r·ldc + j] = tile</c>, or <c>c[r·ldc + j] += tile</c> when <paramref name="addToC"/>. <paramref name="ldb"/>
+    /// is <see cref="Columns"/> for a packed B panel, or B's row stride when the panel is read in place.
     /// </summary>
-    static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC);
+    static abstract void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC);
 
     /// <summary>
     /// Whether <see cref="RunLeftHalf"/> and <see cref="RunTopHalf"/> exist: an edge tile with at most
@@ -39,17 +40,17 @@ internal unsafe interface IMicroKernel
     static virtual bool HasHalves => false;
 
     /// <summary>
-    /// <see cref="Run"/> for the left <see cref="Columns"/>/2 columns only (b keeps its full panel stride), each sum
+    /// <see cref="Run"/> for the left <see cref="Columns"/>/2 columns only (b keeps its stride), each sum
     /// formed in the same order as by <see cref="Run"/>.
     /// </summary>
-    static virtual void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC) =>
+    static virtual void RunLeftHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC) =>
         throw new System.NotSupportedException();
 
     /// <summary>
     /// <see cref="Run"/> for the top <see cref="Rows"/>/2 rows only (a keeps its full panel stride), each sum formed
     /// in the same order as by <see cref="Run"/>.
     /// </summary>
-    static virtual void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC) =>
+    static virtual void RunTopHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC) =>
         throw new System.NotSupportedException();
 }
 
@@ -61,7 +62,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default;
         Vector512<float> c1_0 = default, c1_1 = default;
@@ -115,7 +116,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
             c11_0 = Avx512F.FusedMultiplyAdd(a11, b0, c11_0);
             c11_1 = Avx512F.FusedMultiplyAdd(a11, b1, c11_1);
             a += 12;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0_0, addToC); Store(c + 1 * 16, c0_1, addToC);
         c += ldc;
@@ -146,7 +147,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
 
     /// <summary>6×32: the top half of the tile, for an edge panel of at most 6 rows (12 accumulators).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunTopHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void RunTopHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default;
         Vector512<float> c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
@@ -172,7 +173,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
             c5_0 = Avx512F.FusedMultiplyAdd(a5, b0, c5_0);
             c5_1 = Avx512F.FusedMultiplyAdd(a5, b1, c5_1);
             a += Rows;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0_0, addToC); Store(c + 16, c0_1, addToC);
         c += ldc;
@@ -189,7 +190,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
 
     /// <summary>12×16: the left half of the tile, for an edge panel of at most 16 columns (12 accumulators).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunLeftHalf(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void RunLeftHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
         Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
@@ -209,7 +210,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
             c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10);
             c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
             a += Rows;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0, addToC); Store(c + ldc, c1, addToC); Store(c + 2 * ldc, c2, addToC); Store(c + 3 * ldc, c3, addToC);
         Store(c + 4 * ldc, c4, addToC); Store(c + 5 * ldc, c5, addToC); Store(c + 6 * ldc, c6, addToC); Store(c + 7 * ldc, c7, addToC);
@@ -233,7 +234,7 @@ internal readonly unsafe struct Avx512WideMicroKernel : IMicroKernel
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
         Vector512<float> c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
@@ -275,7 +276,7 @@ internal readonly unsafe struct Avx512WideMicroKernel : IMicroKernel
             c5_2 = Avx512F.FusedMultiplyAdd(a5, b2, c5_2);
             c5_3 = Avx512F.FusedMultiplyAdd(a5, b3, c5_3);
             a += 6;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0_0, addToC); Store(c + 16, c0_1, addToC); Store(c + 32, c0_2, addToC); Store(c + 48, c0_3, addToC);
         c += ldc;
@@ -303,7 +304,7 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector256<float> c0_0 = default, c0_1 = default;
         Vector256<float> c1_0 = default, c1_1 = default;
@@ -333,7 +334,7 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
             c5_0 = Fma.MultiplyAdd(a5, b0, c5_0);
             c5_1 = Fma.MultiplyAdd(a5, b1, c5_1);
             a += 6;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0_0, addToC); Store(c + 1 * 8, c0_1, addToC);
         c += ldc;
@@ -361,7 +362,7 @@ internal readonly unsafe struct PortableVectorMicroKernel : IMicroKernel
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         Vector<float> c0_0 = default, c0_1 = default;
         Vector<float> c1_0 = default, c1_1 = default;
@@ -383,7 +384,7 @@ internal readonly unsafe struct PortableVectorMicroKernel : IMicroKernel
             c3_0 = c3_0 + a3 * b0;
             c3_1 = c3_1 + a3 * b1;
             a += 4;
-            b += Columns;
+            b += ldb;
         }
         Store(c, c0_0, addToC); Store(c + 1 * Vector<float>.Count, c0_1, addToC);
         c += ldc;
@@ -408,7 +409,7 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
 
     // Fully optimized from the first call: a tier-0 micro-kernel runs an order of magnitude slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    public static void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool addToC)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -421,7 +422,7 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
             c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
             c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
             a += 4;
-            b += 4;
+            b += ldb;
         }
         StoreRow(c, c00, c01, c02, c03, addToC);
         StoreRow(c + ldc, c10, c11, c12, c13, addToC);
