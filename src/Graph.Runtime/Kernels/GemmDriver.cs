@@ -106,7 +106,6 @@ internal static unsafe class GemmDriver<TKernel, TEpilogue>
         float* packedB = packedA + packedASize;
         float* edgeTile = packedB + packedBSize;
         TEpilogue finish = epilogue;
-        bInPlace &= p.PackedB == null;
 
         for (int jc = colStart; jc < colEnd; jc += blocking.Nc)
         {
