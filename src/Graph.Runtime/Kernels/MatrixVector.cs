@@ -94,11 +94,6 @@ internal static unsafe class MatrixVector
         }
     }
 
-    /// <summary>Whether a block's last vector is partial, as a type, so that whole blocks test nothing per load.</summary>
-    private interface IBlockTail { static abstract bool LastIsPartial { get; } }
-    private readonly struct WholeVectors : IBlockTail { public static bool LastIsPartial => false; }
-    private readonly struct PartialLastVector : IBlockTail { public static bool LastIsPartial => true; }
-
     /// <summary>Outputs [first, first + count) of the scaled-row form (count ≤ 8 vectors), accumulated in registers.</summary>
     private static void ColumnBlock<TSimd, TVector, TEpilogue, TTail>(in Problem problem, ref TEpilogue finish, int first, int count)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue where TTail : struct, IBlockTail
