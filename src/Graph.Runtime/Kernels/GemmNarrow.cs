@@ -211,7 +211,7 @@ internal static unsafe class GemmNarrow
         // op(B)[q, j] = b[q·ldb + j] (stored as is) or b[j·ldb + q] (stored transposed).
         bool bTransposed = p.TransB == Transpose.Transposed;
         nint columnStep = bTransposed ? p.Ldb : 1, kStep = bTransposed ? 1 : p.Ldb;
-        // Cᵀ's rows (n × blockRows), then C's rows (blockRows × 2 vectors).
+        // Cᵀ's rows (n × blockRows), then, when adding to C, C's rows (blockRows × 2 vectors).
         int rowStride = 2 * width;
         float* transposed = KernelScratch.Current.Get((nint)n * blockRows + (nint)blockRows * rowStride);
         float* rowsOfC = transposed + n * blockRows;
@@ -226,14 +226,18 @@ internal static unsafe class GemmNarrow
                 if (count == blockRows) ColumnBlock<TSimd, TVector, WholeVectors>(block);
                 else ColumnBlock<TSimd, TVector, PartialLastVector>(block);
             }
-            GemmPacking.TransposeBlock(transposed, blockRows, rowsOfC, rowStride, n, count);
-            for (int r = 0; r < count; r++)
+            if (!p.Accumulate) GemmPacking.TransposeBlock(transposed, blockRows, p.C + i * p.Ldc, p.Ldc, n, count);
+            else
             {
-                float* c = p.C + (i + r) * p.Ldc, row = rowsOfC + r * rowStride;
-                StorePart<TSimd, TVector>(c, TSimd.Load(row), Math.Min(n, width), p.Accumulate);
-                if (n > width) StorePart<TSimd, TVector>(c + width, TSimd.Load(row + width), n - width, p.Accumulate);
-                finish.Apply(new Span<float>(c, n), i + r, 0);
+                GemmPacking.TransposeBlock(transposed, blockRows, rowsOfC, rowStride, n, count);
+                for (int r = 0; r < count; r++)
+                {
+                    float* c = p.C + (i + r) * p.Ldc, row = rowsOfC + r * rowStride;
+                    StorePart<TSimd, TVector>(c, TSimd.Load(row), Math.Min(n, width), addToC: true);
+                    if (n > width) StorePart<TSimd, TVector>(c + width, TSimd.Load(row + width), n - width, addToC: true);
+                }
             }
+            for (int r = 0; r < count; r++) finish.Apply(new Span<float>(p.C + (i + r) * p.Ldc, n), i + r, 0);
         }
     }
 
