@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Graph.Runtime.Kernels;
 using static Graph.Runtime.Tests.Kernels.KernelTestData;
 
@@ -102,6 +103,36 @@ public class GemmTests
         // Every vector width takes all three forms on these shapes; the scalar path has no padding lanes to save.
         NarrowForm[] expected = width == 1 ? [NarrowForm.RowVectors] : [NarrowForm.RowVectors, NarrowForm.Dots, NarrowForm.ColumnVectors];
         foreach (NarrowForm form in expected) Assert.True(taken.GetValueOrDefault(form) > 0, $"{isa}: no shape took the {form} form");
+    }
+
+    /// <summary>
+    /// The packing transposition (16×16 register tiles with AVX-512, 8×8 and 4×4 blocks otherwise) copies exactly the
+    /// block, at sizes around and between tile sizes, and writes nothing in the destination's gaps.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public unsafe void TransposeBlockCopiesExactlyTheBlock(KernelIsa isa)
+    {
+        int[] sizes = [1, 3, 8, 10, 16, 17, 33, 129];
+        WithIsa(isa, () =>
+        {
+            foreach (int rows in sizes)
+                foreach (int cols in sizes)
+                {
+                    int sourceStride = cols + 3, destinationStride = rows + 5;
+                    float[] source = Random(rows * sourceStride, rows * 1000 + cols);
+                    float[] destination = Enumerable.Repeat(-7f, cols * destinationStride + 16).ToArray();
+                    fixed (float* s = source, d = destination)
+                        GemmPacking.TransposeBlock(s, sourceStride, d, destinationStride, rows, cols);
+                    for (int p = 0; p < cols; p++)
+                        for (int r = 0; r < destinationStride; r++)
+                        {
+                            float expected = r < rows ? source[r * sourceStride + p] : -7f;
+                            Assert.True(expected.Equals(destination[p * destinationStride + r]), $"{isa} {rows}x{cols}: ({p},{r})");
+                        }
+                    for (int i = cols * destinationStride; i < destination.Length; i++) Assert.Equal(-7f, destination[i]);
+                }
+        });
     }
 
     [Theory]
