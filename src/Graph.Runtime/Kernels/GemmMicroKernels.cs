@@ -11,7 +11,7 @@ namespace Graph.Runtime.Kernels;
 /// sum is formed in the same order whatever the tile's position, so results never depend on how work is split.
 /// </summary>
 /// <remarks>
-/// Kernel tiering policy. The implementations' tile methods and <see cref="GemmNarrow"/>'s row-block loops are the only
+/// Kernel tiering policy. The implementations' tile methods and <see cref="GemmNarrow"/>'s register-block loops are the only
 /// kernels marked AggressiveOptimization: their tier-1 code (tiered PGO) measured slower than a full optimization from
 /// the start (gemm256 about 4% without the ReadyToRun image, softmax 3-9% with or without it). crossgen2 skips such
 /// methods, so they cost a full JIT at a process's first use (about 4 ms for the five LeNet uses). Every other kernel is

@@ -73,11 +73,22 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
-    /// <c>destination[p·destinationStride + r] = source[r·sourceStride + p]</c> for r &lt; rows, p &lt; cols: 8×8
-    /// blocks transposed in registers (AVX), then 4×4 blocks (SSE), the edges element by element. A pure copy, so packing stays exact.
+    /// <c>destination[p·destinationStride + r] = source[r·sourceStride + p]</c> for r &lt; rows, p &lt; cols: with
+    /// AVX-512, 16×16 tiles transposed in registers, the edge tiles through masked loads and stores; otherwise 8×8
+    /// blocks (AVX), then 4×4 blocks (SSE), the edges element by element. A pure copy, so packing stays exact (and
+    /// every path gives the same result; the calling thread's <see cref="KernelIsaSelector.Current"/> picks one, so
+    /// that tests can reach each).
     /// </summary>
     internal static void TransposeBlock(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int cols)
     {
+        if (Avx512F.IsSupported && KernelIsaSelector.Current == KernelIsa.Avx512)
+        {
+            for (int tileRow = 0; tileRow < rows; tileRow += 16)
+                for (int tileCol = 0; tileCol < cols; tileCol += 16)
+                    Transpose16x16(source + tileRow * sourceStride + tileCol, sourceStride, destination + tileCol * destinationStride + tileRow,
+                        destinationStride, Math.Min(16, rows - tileRow), Math.Min(16, cols - tileCol));
+            return;
+        }
         int r0 = 0;
         if (Avx.IsSupported)
         {
@@ -111,6 +122,62 @@ internal static unsafe class GemmPacking
             float* s = source + r * sourceStride;
             for (int p = 0; p < cols; p++) destination[p * destinationStride + r] = s[p];
         }
+    }
+
+    /// <summary>
+    /// One tile of <see cref="TransposeBlock"/>: rows r &lt; <paramref name="rows"/> (≤ 16) of <paramref name="cols"/>
+    /// (≤ 16) floats, read and written with masks so that nothing outside the tile is touched.
+    /// </summary>
+    private static void Transpose16x16(float* s, nint sourceStride, float* d, nint destinationStride, int rows, int cols)
+    {
+        // Rows past the tile are zero; each loads only the tile's columns.
+        Vector512<float> r0 = TileRow(s, sourceStride, 0, rows, cols), r1 = TileRow(s, sourceStride, 1, rows, cols);
+        Vector512<float> r2 = TileRow(s, sourceStride, 2, rows, cols), r3 = TileRow(s, sourceStride, 3, rows, cols);
+        Vector512<float> r4 = TileRow(s, sourceStride, 4, rows, cols), r5 = TileRow(s, sourceStride, 5, rows, cols);
+        Vector512<float> r6 = TileRow(s, sourceStride, 6, rows, cols), r7 = TileRow(s, sourceStride, 7, rows, cols);
+        Vector512<float> r8 = TileRow(s, sourceStride, 8, rows, cols), r9 = TileRow(s, sourceStride, 9, rows, cols);
+        Vector512<float> r10 = TileRow(s, sourceStride, 10, rows, cols), r11 = TileRow(s, sourceStride, 11, rows, cols);
+        Vector512<float> r12 = TileRow(s, sourceStride, 12, rows, cols), r13 = TileRow(s, sourceStride, 13, rows, cols);
+        Vector512<float> r14 = TileRow(s, sourceStride, 14, rows, cols), r15 = TileRow(s, sourceStride, 15, rows, cols);
+        // Pairs of rows interleaved, then within each 128-bit lane L: u[4m + c] holds column 4L + c of rows 4m..4m+3.
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1);
+        Vector512<float> t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
+        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5);
+        Vector512<float> t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<float> t8 = Avx512F.UnpackLow(r8, r9), t9 = Avx512F.UnpackHigh(r8, r9);
+        Vector512<float> t10 = Avx512F.UnpackLow(r10, r11), t11 = Avx512F.UnpackHigh(r10, r11);
+        Vector512<float> t12 = Avx512F.UnpackLow(r12, r13), t13 = Avx512F.UnpackHigh(r12, r13);
+        Vector512<float> t14 = Avx512F.UnpackLow(r14, r15), t15 = Avx512F.UnpackHigh(r14, r15);
+        Vector512<float> u0 = Avx512F.Shuffle(t0, t2, 0x44), u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        Vector512<float> u2 = Avx512F.Shuffle(t1, t3, 0x44), u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        Vector512<float> u4 = Avx512F.Shuffle(t4, t6, 0x44), u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        Vector512<float> u6 = Avx512F.Shuffle(t5, t7, 0x44), u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        Vector512<float> u8 = Avx512F.Shuffle(t8, t10, 0x44), u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        Vector512<float> u10 = Avx512F.Shuffle(t9, t11, 0x44), u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        Vector512<float> u12 = Avx512F.Shuffle(t12, t14, 0x44), u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        Vector512<float> u14 = Avx512F.Shuffle(t13, t15, 0x44), u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+        // Column 4L + c is lane L of u[c], u[4 + c], u[8 + c], u[12 + c]: gathered by two rounds of 128-bit lane shuffles.
+        TileColumns(u0, u4, u8, u12, d, destinationStride, 0, rows, cols);
+        TileColumns(u1, u5, u9, u13, d, destinationStride, 1, rows, cols);
+        TileColumns(u2, u6, u10, u14, d, destinationStride, 2, rows, cols);
+        TileColumns(u3, u7, u11, u15, d, destinationStride, 3, rows, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TileRow(float* s, nint stride, int row, int rows, int cols) =>
+        row < rows ? Simd512.LoadFirst(s + row * stride, cols) : Vector512<float>.Zero;
+
+    /// <summary>Writes columns c, 4 + c, 8 + c and 12 + c of a tile (those below <paramref name="cols"/>) as rows of the destination.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileColumns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> e,
+        float* d, nint stride, int column, int rows, int cols)
+    {
+        Vector512<float> even0 = Avx512F.Shuffle4x128(a, b, 0x88), odd0 = Avx512F.Shuffle4x128(a, b, 0xDD);
+        Vector512<float> even1 = Avx512F.Shuffle4x128(c, e, 0x88), odd1 = Avx512F.Shuffle4x128(c, e, 0xDD);
+        if (column < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(even0, even1, 0x88), d + column * stride, rows);
+        if (column + 4 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(odd0, odd1, 0x88), d + (column + 4) * stride, rows);
+        if (column + 8 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(even0, even1, 0xDD), d + (column + 8) * stride, rows);
+        if (column + 12 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(odd0, odd1, 0xDD), d + (column + 12) * stride, rows);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

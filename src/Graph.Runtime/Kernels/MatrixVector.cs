@@ -85,6 +85,13 @@ internal static unsafe class MatrixVector
         // block computes it). The last block takes whatever is left, its last vector partial, in the same single pass
         // over the matrix: 120 outputs are one block of 7.5 vectors, not a block of 4, three of 1 and a partial one,
         // each a latency-bound pass over k.
+        if (problem.Length <= 2 * TSimd.Count)
+        {
+            // Never split across threads (see Multiply), so [start, end) is the whole product.
+            if ((end - start) % TSimd.Count == 0) SplitChainBlock<TSimd, TVector, TEpilogue, WholeVectors>(problem, ref finish, start, end - start);
+            else SplitChainBlock<TSimd, TVector, TEpilogue, PartialLastVector>(problem, ref finish, start, end - start);
+            return;
+        }
         int block = 8 * TSimd.Count;
         for (int output = start; output < end; output += block)
         {
@@ -93,11 +100,6 @@ internal static unsafe class MatrixVector
             else ColumnBlock<TSimd, TVector, TEpilogue, PartialLastVector>(problem, ref finish, output, count);
         }
     }
-
-    /// <summary>Whether a block's last vector is partial, as a type, so that whole blocks test nothing per load.</summary>
-    private interface IBlockTail { static abstract bool LastIsPartial { get; } }
-    private readonly struct WholeVectors : IBlockTail { public static bool LastIsPartial => false; }
-    private readonly struct PartialLastVector : IBlockTail { public static bool LastIsPartial => true; }
 
     /// <summary>Outputs [first, first + count) of the scaled-row form (count ≤ 8 vectors), accumulated in registers.</summary>
     private static void ColumnBlock<TSimd, TVector, TEpilogue, TTail>(in Problem problem, ref TEpilogue finish, int first, int count)
@@ -133,6 +135,51 @@ internal static unsafe class MatrixVector
         if (vectors > 5) TSimd.Store(sum5, sums + 5 * width);
         if (vectors > 6) TSimd.Store(sum6, sums + 6 * width);
         if (vectors > 7) TSimd.Store(sum7, sums + 7 * width);
+        Finish(problem, ref finish, first, count, sums);
+    }
+
+    /// <summary>
+    /// The scaled-row form when the whole product has at most two vectors of outputs (a 10-class layer at batch 1): one
+    /// chain per vector would wait out the FMA latency at every k step, so each vector's sum is four chains over the k
+    /// steps p ≡ 0, 1, 2, 3 (mod 4), the steps past the last multiple of four added to the first, combined as
+    /// (c0 + c1) + (c2 + c3).
+    /// </summary>
+    private static void SplitChainBlock<TSimd, TVector, TEpilogue, TTail>(in Problem problem, ref TEpilogue finish, int first, int count)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue where TTail : struct, IBlockTail
+    {
+        int width = TSimd.Count;
+        int vectors = (count + width - 1) / width, last = count - (vectors - 1) * width;
+        bool two = vectors > 1;
+        TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
+        TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
+        float* column = problem.Matrix + first, x = problem.X;
+        nint ld = problem.Ld, xStride = problem.XStride;
+        int p = 0;
+        for (; p <= problem.K - 4; p += 4, column += 4 * ld, x += 4 * xStride)
+        {
+            TVector x0 = TSimd.Broadcast(x[0]), x1 = TSimd.Broadcast(x[xStride]);
+            TVector x2 = TSimd.Broadcast(x[2 * xStride]), x3 = TSimd.Broadcast(x[3 * xStride]);
+            a0 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 0, vectors, last), x0, a0);
+            a1 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + ld, 0, vectors, last), x1, a1);
+            a2 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + 2 * ld, 0, vectors, last), x2, a2);
+            a3 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + 3 * ld, 0, vectors, last), x3, a3);
+            if (two)
+            {
+                b0 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 1, vectors, last), x0, b0);
+                b1 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + ld, 1, vectors, last), x1, b1);
+                b2 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + 2 * ld, 1, vectors, last), x2, b2);
+                b3 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column + 3 * ld, 1, vectors, last), x3, b3);
+            }
+        }
+        for (; p < problem.K; p++, column += ld, x += xStride)
+        {
+            TVector scale = TSimd.Broadcast(*x);
+            a0 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 0, vectors, last), scale, a0);
+            if (two) b0 = TSimd.MultiplyAdd(Lanes<TSimd, TVector, TTail>(column, 1, vectors, last), scale, b0);
+        }
+        float* sums = stackalloc float[2 * 16];
+        TSimd.Store(TSimd.Add(TSimd.Add(a0, a1), TSimd.Add(a2, a3)), sums);
+        if (two) TSimd.Store(TSimd.Add(TSimd.Add(b0, b1), TSimd.Add(b2, b3)), sums + width);
         Finish(problem, ref finish, first, count, sums);
     }
 

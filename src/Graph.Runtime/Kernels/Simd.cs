@@ -39,6 +39,11 @@ internal unsafe interface ISimd<TVector> where TVector : struct
     static abstract TVector Keep(TVector value, TVector mask);
 }
 
+/// <summary>Whether a kernel's block ends in a partial vector, as a type, so that whole blocks test nothing per load.</summary>
+internal interface IBlockTail { static abstract bool LastIsPartial { get; } }
+internal readonly struct WholeVectors : IBlockTail { public static bool LastIsPartial => false; }
+internal readonly struct PartialLastVector : IBlockTail { public static bool LastIsPartial => true; }
+
 /// <summary>512-bit vectors with AVX-512F.</summary>
 internal readonly unsafe struct Simd512 : ISimd<Vector512<float>>
 {

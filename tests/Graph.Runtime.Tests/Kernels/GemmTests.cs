@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Graph.Runtime.Kernels;
 using static Graph.Runtime.Tests.Kernels.KernelTestData;
 
@@ -64,6 +65,74 @@ public class GemmTests
             for (int j = n; j < ldc && i * ldc + j < c.Length; j++)
                 Assert.Equal(original[i * ldc + j], c[i * ldc + j]);
         }
+    }
+
+    /// <summary>
+    /// Each form of the narrow path (<see cref="NarrowForm"/>) against the reference, at sizes 1, 3, 17 and 129 (N 2 to 17) in each
+    /// dimension it lays along lanes or blocks (partial vectors, blocks and column groups), with every layout of B and
+    /// both accumulate modes; the test also checks that the shapes really take each form at this instruction set.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public unsafe void NarrowFormsMatchReference(KernelIsa isa)
+    {
+        int width = isa switch
+        {
+            KernelIsa.Avx512 => 16,
+            KernelIsa.Avx2 => 8,
+            KernelIsa.Vector => System.Numerics.Vector<float>.Count,
+            _ => 1,
+        };
+        var taken = new Dictionary<NarrowForm, int>();
+        int seed = 7000;
+        WithIsa(isa, () =>
+        {
+            foreach (int m in new[] { 3, 17, 129 })
+                foreach (int n in new[] { 2, 3, 10, 17 })
+                    foreach (int k in new[] { 1, 3, 17, 129 })
+                        foreach (var (transA, transB) in Layouts)
+                        {
+                            if (!GemmNarrow.Handles(n, width)) continue;
+                            var problem = new GemmProblem(transA, transB, m, n, k, null, 0, null, 0, null, 0, false);
+                            NarrowForm form = GemmNarrow.FormFor(problem, width);
+                            taken[form] = taken.GetValueOrDefault(form) + 1;
+                            foreach (bool accumulate in new[] { false, true })
+                                CheckProduct(transA, transB, m, n, k, accumulate, seed++, $"{isa} {form} {transA}/{transB} {m}x{n}x{k} accumulate={accumulate}");
+                        }
+        });
+        // Every vector width takes all three forms on these shapes; the scalar path has no padding lanes to save.
+        NarrowForm[] expected = width == 1 ? [NarrowForm.RowVectors] : [NarrowForm.RowVectors, NarrowForm.Dots, NarrowForm.ColumnVectors];
+        foreach (NarrowForm form in expected) Assert.True(taken.GetValueOrDefault(form) > 0, $"{isa}: no shape took the {form} form");
+    }
+
+    /// <summary>
+    /// The packing transposition (16×16 register tiles with AVX-512, 8×8 and 4×4 blocks otherwise) copies exactly the
+    /// block, at sizes around and between tile sizes, and writes nothing in the destination's gaps.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public unsafe void TransposeBlockCopiesExactlyTheBlock(KernelIsa isa)
+    {
+        int[] sizes = [1, 3, 8, 10, 16, 17, 33, 129];
+        WithIsa(isa, () =>
+        {
+            foreach (int rows in sizes)
+                foreach (int cols in sizes)
+                {
+                    int sourceStride = cols + 3, destinationStride = rows + 5;
+                    float[] source = Random(rows * sourceStride, rows * 1000 + cols);
+                    float[] destination = Enumerable.Repeat(-7f, cols * destinationStride + 16).ToArray();
+                    fixed (float* s = source, d = destination)
+                        GemmPacking.TransposeBlock(s, sourceStride, d, destinationStride, rows, cols);
+                    for (int p = 0; p < cols; p++)
+                        for (int r = 0; r < destinationStride; r++)
+                        {
+                            float expected = r < rows ? source[r * sourceStride + p] : -7f;
+                            Assert.True(expected.Equals(destination[p * destinationStride + r]), $"{isa} {rows}x{cols}: ({p},{r})");
+                        }
+                    for (int i = cols * destinationStride; i < destination.Length; i++) Assert.Equal(-7f, destination[i]);
+                }
+        });
     }
 
     [Theory]
