@@ -67,6 +67,7 @@ internal class RuntimeModel : IRuntimeCompiledModel
     private readonly (View View, float[] State)[] _stateUpdates;
     private Optimizer _optimizer;
     private long _trainingSteps;
+    private int _trainedBatch;   // the batch of the training pass whose prediction the storage holds (0: none)
 
     public RuntimeModel(CompiledModelPlan plan, ModelStorage storage, ProgramRunner runner, ModelEngine engine, string diagnostics, JitCompileTimings timings)
     {
@@ -287,6 +288,7 @@ internal class RuntimeModel : IRuntimeCompiledModel
         var view = predict.Output("output")!;
         long need = view.Size.Value(batch);
         if (output.Length != need) throw new ArgumentException($"output needs {(view.Size.PerBatch ? "batch*" + view.Size.Coef : view.Size.Coef.ToString(System.Globalization.CultureInfo.InvariantCulture))} = {need} floats, got {output.Length}.", nameof(output));
+        _trainedBatch = 0;
         if (SeparateTrainMode && _plan.Program(ProgramKind.PredictTrainMode) is ProgramPlan pt && IsTraining)
         {
             _runner.Run(ProgramKind.PredictTrainMode, batch, _trainingSteps);
@@ -302,6 +304,7 @@ internal class RuntimeModel : IRuntimeCompiledModel
         CheckBatch(batch);
         var loss = _plan.Program(ProgramKind.Loss) ?? throw new InvalidOperationException($"Model '{_plan.Name}' declares no loss.");
         CheckLabels(batch);
+        _trainedBatch = 0;
         if (SeparateTrainMode && _plan.Program(ProgramKind.LossTrainMode) is ProgramPlan lt && IsTraining)
         {
             _runner.Run(ProgramKind.LossTrainMode, batch, _trainingSteps);
@@ -317,6 +320,7 @@ internal class RuntimeModel : IRuntimeCompiledModel
         var train = _plan.Program(ProgramKind.Train) ?? throw new InvalidOperationException($"Model '{_plan.Name}' declares no loss.");
         CheckLabels(batch);
         _runner.Run(ProgramKind.Train, batch, _trainingSteps);
+        if (train.Output("output") is not null) _trainedBatch = batch;
         return Storage.SpanOf(train.Output("loss")!, batch)[0];
     }
 
@@ -332,6 +336,17 @@ internal class RuntimeModel : IRuntimeCompiledModel
         }
         _trainingSteps++;
         return loss;
+    }
+
+    public void TrainingOutput(int batch, Span<float> output)
+    {
+        var train = _plan.Program(ProgramKind.Train) ?? throw new InvalidOperationException($"Model '{_plan.Name}' declares no loss.");
+        var view = train.Output("output") ?? throw new InvalidOperationException($"Model '{_plan.Name}' declares no output.");
+        if (_trainedBatch == 0) throw new InvalidOperationException("No training pass has run since the model's last Predict or Loss.");
+        if (batch != _trainedBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"The last training pass ran {_trainedBatch} examples.");
+        long need = view.Size.Value(batch);
+        if (output.Length != need) throw new ArgumentException($"output needs {(view.Size.PerBatch ? "batch*" + view.Size.Coef : view.Size.Coef.ToString(System.Globalization.CultureInfo.InvariantCulture))} = {need} floats, got {output.Length}.", nameof(output));
+        Storage.SpanOf(view, batch).CopyTo(output);
     }
 
     /// <summary>Copies a typed argument into its input storage (mirror of ModelWriter.CopyIn).</summary>

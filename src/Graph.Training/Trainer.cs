@@ -96,9 +96,9 @@ public static class Trainer
                         trainLoss.Add(loss, n);
                         if (typeof(TLabel) == typeof(int) && train.IsClassification)
                         {
-                            // Accuracy on the batch just trained, from a forward pass in training mode's weights.
-                            model.IsTraining = false;
-                            model.Predict(input, n, output.AsSpan(0, n * model.OutputSize));
+                            // Accuracy of the step's own forward pass (training mode, before the update), as
+                            // Keras and the usual PyTorch loop report it: no second forward pass.
+                            model.TrainingOutput(n, output.AsSpan(0, n * model.OutputSize));
                             correct += Metrics.CountCorrect(output.AsSpan(0, n * model.OutputSize), model.OutputSize, MemoryMarshal.Cast<TLabel, int>(labels.AsSpan(0, n)));
                         }
                         seen += n;
@@ -149,6 +149,7 @@ public static class Trainer
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            model.IsTraining = false;   // Fit leaves the model in evaluation mode (dropout off, running statistics)
         }
         if (earlyStopping is { HasBestWeights: true }) earlyStopping.RestoreBestWeights(weights);
         if (interrupted) Console.WriteLine("interrupted: stopped after the current batch" + (options.CheckpointPath is null ? "" : $"; last checkpoint kept at {options.CheckpointPath}"));

@@ -62,9 +62,38 @@ public static class EngineAgreement
         void Round()
         {
             model.TrainStep(x, y, batch);
+            model.TrainingOutput(batch, output);
             model.Loss(x, y, batch);
             model.Predict(x, batch, output);
         }
+    }
+
+    /// <summary>
+    /// <see cref="ICompiledModel.TrainingOutput"/> after a step is that step's forward pass: the training-mode prediction
+    /// with the parameters before the update (same dropout masks); it is refused before any step, for another batch
+    /// size, and after a Predict or Loss has reused the storage.
+    /// </summary>
+    public static void AssertTrainingOutputIsTheStepsForward(ISupervisedModel<int> model, float[] x, int[] y, int batch)
+    {
+        var expected = new float[batch * model.OutputSize];
+        var actual = new float[expected.Length];
+        Xunit.Assert.Throws<InvalidOperationException>(() => model.TrainingOutput(batch, actual));
+        for (int step = 0; step < 3; step++)
+        {
+            model.IsTraining = true;
+            model.Predict(x, batch, expected);
+            model.IsTraining = false;
+            model.TrainStep(x, y, batch);
+            model.TrainingOutput(batch, actual);
+            for (int i = 0; i < expected.Length; i++)
+                Xunit.Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])),
+                    $"step {step}, element {i}: training pass {actual[i]}, training-mode prediction {expected[i]}");
+        }
+        var e = Xunit.Assert.Throws<ArgumentOutOfRangeException>(() => model.TrainingOutput(batch - 1, actual.AsSpan(0, (batch - 1) * model.OutputSize)));
+        Xunit.Assert.Contains($"The last training pass ran {batch} examples", e.Message);
+        Xunit.Assert.Throws<ArgumentException>(() => model.TrainingOutput(batch, actual.AsSpan(1)));
+        model.Predict(x, batch, expected);
+        Xunit.Assert.Throws<InvalidOperationException>(() => model.TrainingOutput(batch, actual));
     }
 
     /// <summary>Norm-wise relative tolerance: ‖a−b‖ / max(‖a‖, ‖b‖, 0.01).</summary>

@@ -118,6 +118,17 @@ public class ModelTests : IClassFixture<CompiledModels>
         EngineAgreement.AssertStepsAllocateNothing(model, x, y, batch);
     }
 
+    [Theory]
+    [InlineData("Mlp")]
+    [InlineData("LeNet")]
+    public void Training_output_is_the_steps_own_forward_pass(string name)
+    {
+        const int batch = 3;
+        var model = _models.Create<ISupervisedModel<int>>(name, 4, seed: 7);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 5);
+        EngineAgreement.AssertTrainingOutputIsTheStepsForward(model, x, y, batch);
+    }
+
     [Fact]
     public void Wrong_lengths_and_batches_are_rejected_with_clear_messages()
     {

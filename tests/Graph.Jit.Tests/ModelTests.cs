@@ -153,6 +153,17 @@ public class ModelTests : IClassFixture<GeneratedModels>
         EngineAgreement.AssertStepsAllocateNothing(model, x, y, batch);
     }
 
+    [Theory]
+    [InlineData("Mlp")]
+    [InlineData("LeNet")]
+    public void Training_output_is_the_steps_own_forward_pass(string name)
+    {
+        const int batch = 3;
+        var model = Jit(name, 4, seed: 7);
+        var (x, y) = EngineAgreement.ClassifierBatch(batch, 784, seed: 5);
+        EngineAgreement.AssertTrainingOutputIsTheStepsForward(model, x, y, batch);
+    }
+
     /// <summary>The same messages as the generated class (Graph.Emit.Tests asserts these texts on generated code).</summary>
     [Fact]
     public void Wrong_lengths_and_batches_are_rejected_with_the_generated_messages()

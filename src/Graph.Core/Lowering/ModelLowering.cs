@@ -54,7 +54,9 @@ public static class ModelLowering
 
         var graphs = new List<(ProgramKind, ComputeGraph)>();
         if (hasLoss)
-            graphs.Add((ProgramKind.Train, Select(o => o.Role is OutputRole.Loss or OutputRole.Gradient or OutputRole.StateUpdate, Mode.Train)));
+            // The prediction stays an output of the training pass, so a trainer reads the batch's training accuracy
+            // from it (TrainingOutput) instead of running a second forward pass.
+            graphs.Add((ProgramKind.Train, Select(o => o.Role is OutputRole.Loss or OutputRole.Gradient or OutputRole.StateUpdate or OutputRole.Prediction, Mode.Train)));
         ComputeGraph? predictEval = null, lossEval = null, predictTrain = null, lossTrain = null;
         if (hasPrediction)
         {

@@ -127,6 +127,16 @@ public interface ICompiledModel
 
     /// <summary>Forward, backward, optimizer update and state updates; returns the loss before the update.</summary>
     float TrainStep(int batch);
+
+    /// <summary>
+    /// Copies the prediction of the last training pass (<see cref="ComputeGradients(int)"/> or <see cref="TrainStep(int)"/>:
+    /// training mode, the parameters before that step's update), so a trainer measures a batch's training accuracy
+    /// without a second forward pass. Valid until the next <see cref="Predict(int, Span{float})"/> or <see cref="Loss(int)"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model declares no output or no loss, or no training pass has run since the last Predict or Loss.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not the batch of that training pass.</exception>
+    /// <exception cref="ArgumentException"><paramref name="output"/> does not hold batch·<see cref="OutputSize"/> floats.</exception>
+    void TrainingOutput(int batch, Span<float> output);
 }
 
 /// <summary>

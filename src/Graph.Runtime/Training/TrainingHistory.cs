@@ -9,7 +9,7 @@ namespace Graph.Runtime.Training;
 /// <summary>Metrics of one epoch. Validation values are NaN when there is no validation set.</summary>
 /// <param name="Epoch">Epoch number (as the caller counts, usually from 1).</param>
 /// <param name="TrainLoss">Mean training loss over the epoch's samples.</param>
-/// <param name="TrainAccuracy">Training accuracy (NaN for regression).</param>
+/// <param name="TrainAccuracy">Training accuracy over the epoch: each batch scored on its own training forward pass (training mode, before its update), NaN for regression.</param>
 /// <param name="ValidationLoss">Validation loss.</param>
 /// <param name="ValidationAccuracy">Validation accuracy.</param>
 /// <param name="LearningRate">Learning rate at the end of the epoch.</param>

@@ -216,6 +216,7 @@ internal sealed class ModelWriter
         _w.Line("private readonly float[] _workspace;");
         _w.Line($"private global::Graph.Runtime.Optimizers.Optimizer _optimizer;");
         _w.Line("private long _trainingSteps;");
+        _w.Line("private int _trainedBatch;   // the batch of the training pass whose prediction the arena holds (0: none)");
         _w.Line("private bool _checkFinite;");
         foreach (var i in _plan.Inputs)
             _w.Line(i.Kind == StorageKind.Label
@@ -459,8 +460,8 @@ internal sealed class ModelWriter
             var view = predict.Output("output")!;
             string need = view.Size.Code;
             _w.Line($"if (output.Length != {need}) throw new ArgumentException($\"output needs {(view.Size.PerBatch ? "batch*" + I(view.Size.Coef) : I(view.Size.Coef))} = {{{need}}} floats, got {{output.Length}}.\", nameof(output));");
-            var arena = "var arena = _arena;";
-            _w.Line(arena);
+            _w.Line("var arena = _arena;");
+            _w.Line("_trainedBatch = 0;");
             if (separateTrainMode && _plan.Program(ProgramKind.PredictTrainMode) is ProgramPlan pt)
             {
                 _w.Open("if (IsTraining)");
@@ -482,6 +483,7 @@ internal sealed class ModelWriter
         {
             CheckLabels();
             _w.Line("var arena = _arena;");
+            _w.Line("_trainedBatch = 0;");
             if (separateTrainMode && _plan.Program(ProgramKind.LossTrainMode) is ProgramPlan lt)
             {
                 _w.Open("if (IsTraining)");
@@ -503,6 +505,7 @@ internal sealed class ModelWriter
             CheckLabels();
             _w.Line("var arena = _arena;");
             _w.Line("RunTrain(batch, _trainingSteps);");
+            if (train.Output("output") is not null) _w.Line("_trainedBatch = batch;");
             _w.Line($"return {ReadScalar(train.Output("loss")!)};");
         }
         _w.Close();
@@ -527,6 +530,22 @@ internal sealed class ModelWriter
             }
             _w.Line("_trainingSteps++;");
             _w.Line("return loss;");
+        }
+        _w.Close();
+
+        _w.Line();
+        _w.Line("/// <summary>The prediction of the last training pass (training mode, parameters before its update).</summary>");
+        _w.Open("public void TrainingOutput(int batch, Span<float> output)");
+        if (train?.Output("output") is not View trained)
+            _w.Line($"throw new InvalidOperationException(\"Model '{_plan.Name}' declares {(train is null ? "no loss" : "no output")}.\");");
+        else
+        {
+            string need = trained.Size.Code;
+            _w.Line("if (_trainedBatch == 0) throw new InvalidOperationException(\"No training pass has run since the model's last Predict or Loss.\");");
+            _w.Line("if (batch != _trainedBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $\"The last training pass ran {_trainedBatch} examples.\");");
+            _w.Line($"if (output.Length != {need}) throw new ArgumentException($\"output needs {(trained.Size.PerBatch ? "batch*" + I(trained.Size.Coef) : I(trained.Size.Coef))} = {{{need}}} floats, got {{output.Length}}.\", nameof(output));");
+            _w.Line("var arena = _arena;");
+            _w.Line($"{SpanOf(trained)}.CopyTo(output);");
         }
         _w.Close();
     }
