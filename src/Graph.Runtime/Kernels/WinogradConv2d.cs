@@ -1,0 +1,384 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Graph.Runtime.Kernels;
+
+/// <summary>
+/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3): each 2×2 block of outputs ("tile") comes from
+/// a 4×4 block of input through 16 multiplies per channel pair instead of 36. Per image group: the input, padded and
+/// channels-last, is transformed tile by tile (V = Bᵀ d B), the filters once per call (U = G g Gᵀ); then for each of
+/// the 16 transform points ξ one GEMM M[ξ] (tiles × out) = V[ξ] (tiles × in) · U[ξ] (in × out) with the existing
+/// kernels; then the output transform (Y = Aᵀ M A). Tiles go in chunks small enough that V and M stay in L2.
+/// The input gradient is the same computation on the output gradient with the flipped, channel-transposed filters.
+/// Batches split across <see cref="WorkerPool"/> threads in fixed contiguous ranges of images; every output's
+/// arithmetic is independent of the split, so results do not depend on the thread count.
+/// </summary>
+internal static unsafe class WinogradConv2d
+{
+    /// <summary>Transform points per tile (4×4).</summary>
+    internal const int Points = 16;
+
+    /// <summary>Channel counts are padded to this in the channels-last buffers, so every vector width loads whole vectors.</summary>
+    internal const int ChannelAlignment = 16;
+
+    /// <summary>
+    /// Floats of V and M per chunk of tiles: 2 MiB, measured on lenet-seed's 64→128 layer (14², batch 64, Zen 5: 1 MiB
+    /// L2); a chunk of fewer tiles leaves the GEMMs too few rows.
+    /// </summary>
+    internal const int ChunkFloats = 512 * 1024;
+
+    /// <summary>3×3, stride 1, and a padding whose input gradient is a convolution too (at most 2); not the filter gradient.</summary>
+    public static bool Supports(in Conv2dShape s, ConvolutionPass pass) =>
+        pass != ConvolutionPass.BackwardFilter && s.KernelH == 3 && s.KernelW == 3 && s.StrideH == 1 && s.StrideW == 1
+        && s.PadH <= 2 && s.PadW <= 2;
+
+    /// <summary>The convolution that <paramref name="pass"/> computes: the layer itself, or for the input gradient
+    /// the output gradient convolved with the flipped, transposed filters.</summary>
+    private static Conv2dShape Computed(in Conv2dShape s, ConvolutionPass pass) =>
+        pass == ConvolutionPass.Forward ? s : DirectConv2d.InputGradientShape(s);
+
+    /// <summary>Floats shared by the threads: the transformed filters, then the same packed for the GEMMs.</summary>
+    public static int SharedWorkspace(in Conv2dShape s, ConvolutionPass pass) => new WinogradPlan(Computed(s, pass)).SharedLength;
+
+    /// <summary>Floats per thread: padded input images, wide output images, and one chunk's V and M.</summary>
+    public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass) => new WinogradPlan(Computed(s, pass)).PerThreadLength;
+
+    public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
+        float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue =>
+        Run(new WinogradPlan(s), flipped: false, batch, input, weights, output, workspace, workspaceLength, epilogue);
+
+    public static void BackwardInput(in Conv2dShape s, int batch, float* gradOutput, float* weights, float* gradInput,
+        float* workspace, int workspaceLength) =>
+        Run(new WinogradPlan(DirectConv2d.InputGradientShape(s)), flipped: true, batch, gradOutput, weights, gradInput,
+            workspace, workspaceLength, new NoEpilogue());
+
+    private static void Run<TEpilogue>(in WinogradPlan plan, bool flipped, int batch, float* source, float* weights,
+        float* result, float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
+    {
+        if (batch == 0) return;
+        KernelIsa isa = KernelIsaSelector.Current;
+        TransformFilters(plan, flipped, weights, workspace);
+        PackFilters(plan, workspace, isa);
+        int parts = Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - plan.SharedLength) / plan.PerThreadLength);
+        var job = WinogradJob<TEpilogue>.ForCurrentThread;
+        job.Set(plan, batch, source, result, workspace, epilogue, isa);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+    }
+
+    /// <summary>
+    /// U[ξ][i, o] = (G g Gᵀ)[ξ] for the filter g from computed input channel i to output channel o, with
+    /// G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. Forward: g = weights[o, i]; input gradient: weights[i, o] rotated by 180°.
+    /// </summary>
+    private static void TransformFilters(in WinogradPlan plan, bool flipped, float* weights, float* transformed)
+    {
+        int inputs = plan.Shape.Channels, outputs = plan.Shape.OutChannels;
+        nint pointStride = (nint)inputs * outputs;
+        Span<float> g = stackalloc float[9];
+        Span<float> t = stackalloc float[12];
+        for (int i = 0; i < inputs; i++)
+            for (int o = 0; o < outputs; o++)
+            {
+                float* filter = weights + 9 * (flipped ? (nint)i * outputs + o : (nint)o * inputs + i);
+                for (int k = 0; k < 9; k++) g[k] = filter[flipped ? 8 - k : k];
+                // t = G g (4×3)
+                for (int x = 0; x < 3; x++)
+                {
+                    t[x] = g[x];
+                    t[3 + x] = (g[x] + g[3 + x] + g[6 + x]) * 0.5f;
+                    t[6 + x] = (g[x] - g[3 + x] + g[6 + x]) * 0.5f;
+                    t[9 + x] = g[6 + x];
+                }
+                // U = t Gᵀ (4×4)
+                float* u = transformed + (nint)i * outputs + o;
+                for (int y = 0; y < 4; y++)
+                {
+                    float t0 = t[3 * y], t1 = t[3 * y + 1], t2 = t[3 * y + 2];
+                    u[(4 * y) * pointStride] = t0;
+                    u[(4 * y + 1) * pointStride] = (t0 + t1 + t2) * 0.5f;
+                    u[(4 * y + 2) * pointStride] = (t0 - t1 + t2) * 0.5f;
+                    u[(4 * y + 3) * pointStride] = t2;
+                }
+            }
+    }
+
+    /// <summary>Packs each U[ξ] as the B operand of a full chunk's product, after the transformed filters.</summary>
+    private static void PackFilters(in WinogradPlan plan, float* workspace, KernelIsa isa)
+    {
+        for (int point = 0; point < Points; point++)
+            Gemm.Prepack(plan.Product(point, plan.ChunkTiles, null, workspace, null), isa, operandA: false, plan.PackedFilters(workspace, point));
+    }
+
+    /// <summary>
+    /// One group of images on one thread: pad each channels-last, transform, multiply and inverse-transform its tiles
+    /// chunk by chunk, then crop each image back to channels-first and finish it with the epilogue.
+    /// </summary>
+    internal static void Group<TSimd, TVector, TEpilogue>(in WinogradPlan plan, float* source, float* result, int images,
+        float* shared, float* buffer, KernelIsa isa, ref TEpilogue epilogue)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
+    {
+        Conv2dShape s = plan.Shape;
+        float* padded = buffer, wide = padded + (nint)plan.ImagesPerGroup * plan.PaddedImageLength;
+        float* v = wide + (nint)plan.ImagesPerGroup * plan.WideImageLength;
+        float* m = v + (nint)Points * plan.ChunkTiles * plan.ChannelStride;
+        new Span<float>(padded, images * plan.PaddedImageLength).Clear();
+        for (int image = 0; image < images; image++)
+        {
+            float* from = source + (nint)image * s.InputImageLength, to = padded + (nint)image * plan.PaddedImageLength;
+            for (int y = 0; y < s.Height; y++)
+                GemmPacking.TransposeBlock(from + (nint)y * s.Width, (nint)s.Height * s.Width,
+                    to + ((nint)(y + s.PadH) * plan.PaddedWidth + s.PadW) * plan.ChannelStride, plan.ChannelStride, s.Channels, s.Width);
+        }
+
+        int groupTiles = images * plan.TilesPerImage;
+        for (int first = 0, chunks = DirectConv2d.BlockCount(groupTiles, plan.ChunkTiles); first < groupTiles; chunks--)
+        {
+            int tiles = DirectConv2d.NextBlock(groupTiles - first, chunks);
+            for (int t = 0; t < tiles; t++)
+            {
+                var (image, row, column) = plan.Tile(first + t);
+                float* origin = padded + (nint)image * plan.PaddedImageLength
+                    + ((nint)(2 * row) * plan.PaddedWidth + 2 * column) * plan.ChannelStride;
+                TransformInput<TSimd, TVector>(origin, (nint)plan.PaddedWidth * plan.ChannelStride, plan.ChannelStride,
+                    v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
+            }
+            bool sharesPacking = Gemm.SharesPackedB(tiles, plan.ChunkTiles, s.OutChannels, isa);
+            for (int point = 0; point < Points; point++)
+            {
+                var product = plan.Product(point, tiles, v, shared, m) with { PackedB = sharesPacking ? plan.PackedFilters(shared, point) : null };
+                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, allowParallel: false);
+            }
+            for (int t = 0; t < tiles; t++)
+            {
+                var (image, row, column) = plan.Tile(first + t);
+                float* origin = wide + (nint)image * plan.WideImageLength
+                    + ((nint)(2 * row) * plan.WideWidth + 2 * column) * plan.OutChannelStride;
+                TransformOutput<TSimd, TVector>(m + (nint)t * plan.OutChannelStride, (nint)plan.ChunkTiles * plan.OutChannelStride,
+                    plan.OutChannelStride, origin, (nint)plan.WideWidth * plan.OutChannelStride);
+            }
+            first += tiles;
+        }
+
+        for (int image = 0; image < images; image++)
+        {
+            float* from = wide + (nint)image * plan.WideImageLength, to = result + (nint)image * s.OutputImageLength;
+            for (int y = 0; y < s.OutHeight; y++)
+                GemmPacking.TransposeBlock(from + (nint)y * plan.WideWidth * plan.OutChannelStride, plan.OutChannelStride,
+                    to + (nint)y * s.OutWidth, s.OutSpatial, s.OutWidth, s.OutChannels);
+            if (typeof(TEpilogue) == typeof(NoEpilogue)) continue;
+            for (int o = 0; o < s.OutChannels; o++)
+                epilogue.Apply(new Span<float>(to + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+        }
+    }
+
+    /// <summary>Four values, so the 1-D transforms return them by value (kept in registers).</summary>
+    private readonly struct Quad<TVector>(TVector a, TVector b, TVector c, TVector d) where TVector : struct
+    {
+        public readonly TVector A = a, B = b, C = c, D = d;
+    }
+
+    /// <summary>Bᵀ x for one column x: (x0 − x2, x1 + x2, x2 − x1, x1 − x3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Quad<TVector> InputRows<TSimd, TVector>(TVector x0, TVector x1, TVector x2, TVector x3)
+        where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        new(TSimd.Subtract(x0, x2), TSimd.Add(x1, x2), TSimd.Subtract(x2, x1), TSimd.Subtract(x1, x3));
+
+    /// <summary>
+    /// V = Bᵀ d B for one tile, a vector of channels at a time: d[y, x] at origin + y·rowStride + x·channelStride + c;
+    /// V[ξ = 4y + x] at target + ξ·pointStride + c.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformInput<TSimd, TVector>(float* origin, nint rowStride, int channelStride, float* target, nint pointStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        nint x1 = channelStride, x2 = 2 * x1, x3 = 3 * x1;
+        for (int c = 0; c < channelStride; c += TSimd.Count)
+        {
+            float* d0 = origin + c, d1 = d0 + rowStride, d2 = d1 + rowStride, d3 = d2 + rowStride;
+            // Columns: Bᵀ d.
+            var c0 = InputRows<TSimd, TVector>(TSimd.Load(d0), TSimd.Load(d1), TSimd.Load(d2), TSimd.Load(d3));
+            var c1 = InputRows<TSimd, TVector>(TSimd.Load(d0 + x1), TSimd.Load(d1 + x1), TSimd.Load(d2 + x1), TSimd.Load(d3 + x1));
+            var c2 = InputRows<TSimd, TVector>(TSimd.Load(d0 + x2), TSimd.Load(d1 + x2), TSimd.Load(d2 + x2), TSimd.Load(d3 + x2));
+            var c3 = InputRows<TSimd, TVector>(TSimd.Load(d0 + x3), TSimd.Load(d1 + x3), TSimd.Load(d2 + x3), TSimd.Load(d3 + x3));
+            // Rows: (Bᵀ d) B.
+            float* v = target + c;
+            StoreQuad<TSimd, TVector>(InputRows<TSimd, TVector>(c0.A, c1.A, c2.A, c3.A), v, pointStride);
+            StoreQuad<TSimd, TVector>(InputRows<TSimd, TVector>(c0.B, c1.B, c2.B, c3.B), v + 4 * pointStride, pointStride);
+            StoreQuad<TSimd, TVector>(InputRows<TSimd, TVector>(c0.C, c1.C, c2.C, c3.C), v + 8 * pointStride, pointStride);
+            StoreQuad<TSimd, TVector>(InputRows<TSimd, TVector>(c0.D, c1.D, c2.D, c3.D), v + 12 * pointStride, pointStride);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreQuad<TSimd, TVector>(in Quad<TVector> values, float* target, nint stride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        TSimd.Store(values.A, target);
+        TSimd.Store(values.B, target + stride);
+        TSimd.Store(values.C, target + 2 * stride);
+        TSimd.Store(values.D, target + 3 * stride);
+    }
+
+    /// <summary>Aᵀ x for one column x: (x0 + x1 + x2, x1 − x2 − x3), as the first two of a quad.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Quad<TVector> OutputRows<TSimd, TVector>(TVector x0, TVector x1, TVector x2, TVector x3)
+        where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        new(TSimd.Add(TSimd.Add(x0, x1), x2), TSimd.Subtract(TSimd.Subtract(x1, x2), x3), default, default);
+
+    /// <summary>
+    /// Y = Aᵀ M A for one tile, a vector of output channels at a time: M[ξ] at source + ξ·pointStride + o;
+    /// Y[y, x] at target + y·rowStride + x·channelStride + o.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformOutput<TSimd, TVector>(float* source, nint pointStride, int channelStride, float* target, nint rowStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        nint p4 = 4 * pointStride, p8 = 8 * pointStride, p12 = 12 * pointStride;
+        for (int o = 0; o < channelStride; o += TSimd.Count)
+        {
+            float* m = source + o;
+            // Columns: Aᵀ M (2×4).
+            var c0 = OutputRows<TSimd, TVector>(TSimd.Load(m), TSimd.Load(m + p4), TSimd.Load(m + p8), TSimd.Load(m + p12));
+            m += pointStride;
+            var c1 = OutputRows<TSimd, TVector>(TSimd.Load(m), TSimd.Load(m + p4), TSimd.Load(m + p8), TSimd.Load(m + p12));
+            m += pointStride;
+            var c2 = OutputRows<TSimd, TVector>(TSimd.Load(m), TSimd.Load(m + p4), TSimd.Load(m + p8), TSimd.Load(m + p12));
+            m += pointStride;
+            var c3 = OutputRows<TSimd, TVector>(TSimd.Load(m), TSimd.Load(m + p4), TSimd.Load(m + p8), TSimd.Load(m + p12));
+            // Rows: (Aᵀ M) A (2×2).
+            var top = OutputRows<TSimd, TVector>(c0.A, c1.A, c2.A, c3.A);
+            var bottom = OutputRows<TSimd, TVector>(c0.B, c1.B, c2.B, c3.B);
+            float* y = target + o;
+            TSimd.Store(top.A, y);
+            TSimd.Store(top.B, y + channelStride);
+            TSimd.Store(bottom.A, y + rowStride);
+            TSimd.Store(bottom.B, y + rowStride + channelStride);
+        }
+    }
+}
+
+/// <summary>
+/// The sizes of a Winograd convolution of <see cref="Shape"/> (the convolution a pass computes) and where its buffers
+/// lie in the workspace.
+/// </summary>
+internal readonly unsafe struct WinogradPlan
+{
+    private const int Points = WinogradConv2d.Points;
+
+    public WinogradPlan(in Conv2dShape shape)
+    {
+        Shape = shape;
+        TileRows = (shape.OutHeight + 1) / 2;
+        TileColumns = (shape.OutWidth + 1) / 2;
+        // Tiles read 4×4 from (2·row, 2·column) of the padded image; rows and columns past the input are zeros.
+        PaddedHeight = 2 * TileRows + 2;
+        PaddedWidth = 2 * TileColumns + 2;
+        ChannelStride = RoundUp(shape.Channels);
+        OutChannelStride = RoundUp(shape.OutChannels);
+        int target = Math.Max(1, WinogradConv2d.ChunkFloats / (Points * (ChannelStride + OutChannelStride)));
+        if (TilesPerImage >= target)
+        {
+            ImagesPerGroup = 1;
+            ChunkTiles = (TilesPerImage + DirectConv2d.BlockCount(TilesPerImage, target) - 1) / DirectConv2d.BlockCount(TilesPerImage, target);
+        }
+        else
+        {
+            ImagesPerGroup = target / TilesPerImage;
+            ChunkTiles = ImagesPerGroup * TilesPerImage;
+        }
+    }
+
+    private static int RoundUp(int channels) =>
+        (channels + WinogradConv2d.ChannelAlignment - 1) / WinogradConv2d.ChannelAlignment * WinogradConv2d.ChannelAlignment;
+
+    public readonly Conv2dShape Shape;
+    public readonly int TileRows, TileColumns, PaddedHeight, PaddedWidth, ChannelStride, OutChannelStride;
+    /// <summary>Images padded and transformed together (tiles of several small images fill one chunk).</summary>
+    public readonly int ImagesPerGroup;
+    /// <summary>The most tiles in a chunk (whose V and M fit the chunk budget).</summary>
+    public readonly int ChunkTiles;
+
+    public int TilesPerImage => TileRows * TileColumns;
+    public int WideWidth => 2 * TileColumns;
+    /// <summary>A padded channels-last input image.</summary>
+    public int PaddedImageLength => checked(PaddedHeight * PaddedWidth * ChannelStride);
+    /// <summary>A channels-last output image on whole tiles (2·TileRows × 2·TileColumns).</summary>
+    public int WideImageLength => checked(2 * TileRows * WideWidth * OutChannelStride);
+
+    private long TransformedLength => (long)Points * Shape.Channels * Shape.OutChannels;
+    private long PackedLength => Gemm.PackedLength(ChunkTiles, Shape.OutChannels, Shape.Channels, operandA: false);
+
+    public int SharedLength => checked((int)(TransformedLength + Points * PackedLength));
+
+    public int PerThreadLength => checked((int)((long)ImagesPerGroup * (PaddedImageLength + WideImageLength)
+        + (long)Points * ChunkTiles * (ChannelStride + OutChannelStride)));
+
+    public float* PackedFilters(float* shared, int point) => shared + TransformedLength + point * PackedLength;
+
+    /// <summary>Tile <paramref name="index"/> of a group: its image and tile row and column.</summary>
+    public (int Image, int Row, int Column) Tile(int index)
+    {
+        int image = index / TilesPerImage, local = index - image * TilesPerImage;
+        int row = local / TileColumns;
+        return (image, row, local - row * TileColumns);
+    }
+
+    /// <summary>M[ξ] (tiles × out, row stride OutChannelStride) = V[ξ] (tiles × in, row stride ChannelStride) · U[ξ] (in × out).</summary>
+    public GemmProblem Product(int point, int tiles, float* v, float* shared, float* m) =>
+        new(Transpose.None, Transpose.None, tiles, Shape.OutChannels, Shape.Channels,
+            v == null ? null : v + (nint)point * ChunkTiles * ChannelStride, ChannelStride,
+            shared + point * (nint)Shape.Channels * Shape.OutChannels, Shape.OutChannels,
+            m == null ? null : m + (nint)point * ChunkTiles * OutChannelStride, OutChannelStride, accumulate: false);
+}
+
+/// <summary>One Winograd pass over a batch, split into fixed contiguous ranges of images.</summary>
+internal sealed unsafe class WinogradJob<TEpilogue> : ParallelJob where TEpilogue : struct, IEpilogue
+{
+    [ThreadStatic] private static WinogradJob<TEpilogue>? t_instance;
+
+    private WinogradPlan _plan;
+    private int _batch;
+    private float* _source, _result, _workspace;
+    private TEpilogue _epilogue;
+    private KernelIsa _isa;
+
+    public static WinogradJob<TEpilogue> ForCurrentThread => t_instance ??= new WinogradJob<TEpilogue>();
+
+    public void Set(in WinogradPlan plan, int batch, float* source, float* result, float* workspace, in TEpilogue epilogue, KernelIsa isa)
+    {
+        _plan = plan;
+        _batch = batch;
+        _source = source;
+        _result = result;
+        _workspace = workspace;
+        _epilogue = epilogue;
+        _isa = isa;
+    }
+
+    public void Clear() => _epilogue = default;
+
+    public override void Execute(int part, int partCount)
+    {
+        int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
+        Conv2dShape s = _plan.Shape;
+        float* buffer = _workspace + _plan.SharedLength + (nint)part * _plan.PerThreadLength;
+        TEpilogue epilogue = _epilogue;
+        for (int n = first; n < end; n += _plan.ImagesPerGroup)
+        {
+            int images = Math.Min(_plan.ImagesPerGroup, end - n);
+            float* source = _source + (nint)n * s.InputImageLength, result = _result + (nint)n * s.OutputImageLength;
+            switch (_isa)
+            {
+                case KernelIsa.Avx512:
+                    WinogradConv2d.Group<Simd512, Vector512<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
+                case KernelIsa.Avx2:
+                    WinogradConv2d.Group<Simd256, Vector256<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
+                case KernelIsa.Vector:
+                    WinogradConv2d.Group<SimdPortable, System.Numerics.Vector<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
+                default:
+                    WinogradConv2d.Group<SimdScalar, float, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
+            }
+        }
+    }
+}
