@@ -23,10 +23,13 @@ internal static unsafe class WinogradConv2d
     internal const int ChannelAlignment = 16;
 
     /// <summary>
-    /// Floats of V and M per chunk of tiles: 2 MiB, measured on lenet-seed's 64→128 layer (14², batch 64, Zen 5: 1 MiB
-    /// L2); a chunk of fewer tiles leaves the GEMMs too few rows.
+    /// Floats of V and M per chunk of tiles (2 MiB; Zen 5 has 1 MiB of L2 per core, but 1 to 8 MiB measured within
+    /// noise on lenet-seed's 64→128 layer, 14², batch 64, and fewer tiles leave the GEMMs too few rows).
     /// </summary>
     internal const int ChunkFloats = 512 * 1024;
+
+    /// <summary>The most tiles per chunk: rows enough for the GEMMs (few channels would otherwise make huge chunks).</summary>
+    internal const int MaxChunkTiles = 256;
 
     /// <summary>3×3, stride 1, and a padding whose input gradient is a convolution too (at most 2); not the filter gradient.</summary>
     public static bool Supports(in Conv2dShape s, ConvolutionPass pass) =>
@@ -75,32 +78,37 @@ internal static unsafe class WinogradConv2d
     {
         int inputs = plan.Shape.Channels, outputs = plan.Shape.OutChannels;
         nint pointStride = (nint)inputs * outputs;
-        Span<float> g = stackalloc float[9];
-        Span<float> t = stackalloc float[12];
         for (int i = 0; i < inputs; i++)
             for (int o = 0; o < outputs; o++)
             {
-                float* filter = weights + 9 * (flipped ? (nint)i * outputs + o : (nint)o * inputs + i);
-                for (int k = 0; k < 9; k++) g[k] = filter[flipped ? 8 - k : k];
-                // t = G g (4×3)
-                for (int x = 0; x < 3; x++)
-                {
-                    t[x] = g[x];
-                    t[3 + x] = (g[x] + g[3 + x] + g[6 + x]) * 0.5f;
-                    t[6 + x] = (g[x] - g[3 + x] + g[6 + x]) * 0.5f;
-                    t[9 + x] = g[6 + x];
-                }
-                // U = t Gᵀ (4×4)
+                float* g = weights + 9 * (flipped ? (nint)i * outputs + o : (nint)o * inputs + i);
                 float* u = transformed + (nint)i * outputs + o;
-                for (int y = 0; y < 4; y++)
+                // Rows of t = G g (4×3), each then times Gᵀ.
+                if (flipped)
                 {
-                    float t0 = t[3 * y], t1 = t[3 * y + 1], t2 = t[3 * y + 2];
-                    u[(4 * y) * pointStride] = t0;
-                    u[(4 * y + 1) * pointStride] = (t0 + t1 + t2) * 0.5f;
-                    u[(4 * y + 2) * pointStride] = (t0 - t1 + t2) * 0.5f;
-                    u[(4 * y + 3) * pointStride] = t2;
+                    TransformFilterRow(g[8], g[7], g[6], u, pointStride);
+                    TransformFilterRow((g[8] + g[5] + g[2]) * 0.5f, (g[7] + g[4] + g[1]) * 0.5f, (g[6] + g[3] + g[0]) * 0.5f, u + 4 * pointStride, pointStride);
+                    TransformFilterRow((g[8] - g[5] + g[2]) * 0.5f, (g[7] - g[4] + g[1]) * 0.5f, (g[6] - g[3] + g[0]) * 0.5f, u + 8 * pointStride, pointStride);
+                    TransformFilterRow(g[2], g[1], g[0], u + 12 * pointStride, pointStride);
+                }
+                else
+                {
+                    TransformFilterRow(g[0], g[1], g[2], u, pointStride);
+                    TransformFilterRow((g[0] + g[3] + g[6]) * 0.5f, (g[1] + g[4] + g[7]) * 0.5f, (g[2] + g[5] + g[8]) * 0.5f, u + 4 * pointStride, pointStride);
+                    TransformFilterRow((g[0] - g[3] + g[6]) * 0.5f, (g[1] - g[4] + g[7]) * 0.5f, (g[2] - g[5] + g[8]) * 0.5f, u + 8 * pointStride, pointStride);
+                    TransformFilterRow(g[6], g[7], g[8], u + 12 * pointStride, pointStride);
                 }
             }
+    }
+
+    /// <summary>One row (t0, t1, t2) of G g times Gᵀ: four points, <paramref name="pointStride"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformFilterRow(float t0, float t1, float t2, float* u, nint pointStride)
+    {
+        u[0] = t0;
+        u[pointStride] = (t0 + t1 + t2) * 0.5f;
+        u[2 * pointStride] = (t0 - t1 + t2) * 0.5f;
+        u[3 * pointStride] = t2;
     }
 
     /// <summary>Packs each U[ξ] as the B operand of a full chunk's product, after the transformed filters.</summary>
@@ -122,15 +130,8 @@ internal static unsafe class WinogradConv2d
         float* padded = buffer, wide = padded + (nint)plan.ImagesPerGroup * plan.PaddedImageLength;
         float* v = wide + (nint)plan.ImagesPerGroup * plan.WideImageLength;
         float* m = v + (nint)Points * plan.ChunkTiles * plan.ChannelStride;
-        new Span<float>(padded, images * plan.PaddedImageLength).Clear();
         for (int image = 0; image < images; image++)
-        {
-            float* from = source + (nint)image * s.InputImageLength, to = padded + (nint)image * plan.PaddedImageLength;
-            for (int y = 0; y < s.Height; y++)
-                GemmPacking.TransposeBlock(from + (nint)y * s.Width, (nint)s.Height * s.Width,
-                    to + ((nint)(y + s.PadH) * plan.PaddedWidth + s.PadW) * plan.ChannelStride, plan.ChannelStride, s.Channels, s.Width);
-        }
-
+            PadChannelsLast(plan, source + (nint)image * s.InputImageLength, padded + (nint)image * plan.PaddedImageLength);
         int groupTiles = images * plan.TilesPerImage;
         for (int first = 0, chunks = DirectConv2d.BlockCount(groupTiles, plan.ChunkTiles); first < groupTiles; chunks--)
         {
@@ -162,14 +163,49 @@ internal static unsafe class WinogradConv2d
 
         for (int image = 0; image < images; image++)
         {
-            float* from = wide + (nint)image * plan.WideImageLength, to = result + (nint)image * s.OutputImageLength;
-            for (int y = 0; y < s.OutHeight; y++)
-                GemmPacking.TransposeBlock(from + (nint)y * plan.WideWidth * plan.OutChannelStride, plan.OutChannelStride,
-                    to + (nint)y * s.OutWidth, s.OutSpatial, s.OutWidth, s.OutChannels);
+            float* to = result + (nint)image * s.OutputImageLength;
+            CropChannelsFirst(plan, wide + (nint)image * plan.WideImageLength, to);
             if (typeof(TEpilogue) == typeof(NoEpilogue)) continue;
             for (int o = 0; o < s.OutChannels; o++)
                 epilogue.Apply(new Span<float>(to + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
         }
+    }
+
+    /// <summary>
+    /// Writes a channels-first image channels-last into the padded buffer: one whole-image transpose (whole 8×8
+    /// blocks, where a row at a time would leave most of a narrow row to scalar remainders) to the start of the
+    /// interior, then each row moved out to its padded pitch, last row first (a row's target never overlaps an
+    /// earlier row's source), then the borders cleared.
+    /// </summary>
+    private static void PadChannelsLast(in WinogradPlan plan, float* image, float* padded)
+    {
+        Conv2dShape s = plan.Shape;
+        int stride = plan.ChannelStride, rowLength = s.Width * stride, paddedRow = plan.PaddedWidth * stride;
+        float* interior = padded + ((nint)s.PadH * plan.PaddedWidth + s.PadW) * stride;
+        GemmPacking.TransposeBlock(image, (nint)s.Height * s.Width, interior, stride, s.Channels, s.Height * s.Width);
+        if (rowLength != paddedRow)
+            for (int y = s.Height - 1; y > 0; y--)
+                Buffer.MemoryCopy(interior + (nint)y * rowLength, interior + (nint)y * paddedRow, (long)rowLength * sizeof(float), (long)rowLength * sizeof(float));
+        new Span<float>(padded, s.PadH * paddedRow + s.PadW * stride).Clear();
+        int right = (plan.PaddedWidth - s.Width - s.PadW) * stride;
+        for (int y = 0; y < s.Height; y++)
+            new Span<float>(interior + (nint)y * paddedRow + rowLength, right + s.PadW * stride).Clear();
+        float* below = interior + (nint)(s.Height - 1) * paddedRow + rowLength + right;
+        new Span<float>(below, plan.PaddedImageLength - (int)(below - padded)).Clear();
+    }
+
+    /// <summary>
+    /// Writes a channels-last output image on whole tiles channels-first: rows compacted to the output width (first
+    /// row first: targets never pass the rows still to move), then one whole-image transpose.
+    /// </summary>
+    private static void CropChannelsFirst(in WinogradPlan plan, float* wide, float* output)
+    {
+        Conv2dShape s = plan.Shape;
+        int stride = plan.OutChannelStride, rowLength = s.OutWidth * stride, wideRow = plan.WideWidth * stride;
+        if (rowLength != wideRow)
+            for (int y = 1; y < s.OutHeight; y++)
+                Buffer.MemoryCopy(wide + (nint)y * wideRow, wide + (nint)y * rowLength, (long)rowLength * sizeof(float), (long)rowLength * sizeof(float));
+        GemmPacking.TransposeBlock(wide, stride, output, s.OutSpatial, s.OutSpatial, s.OutChannels);
     }
 
     /// <summary>Four values, so the 1-D transforms return them by value (kept in registers).</summary>
@@ -188,7 +224,6 @@ internal static unsafe class WinogradConv2d
     /// V = Bᵀ d B for one tile, a vector of channels at a time: d[y, x] at origin + y·rowStride + x·channelStride + c;
     /// V[ξ = 4y + x] at target + ξ·pointStride + c.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformInput<TSimd, TVector>(float* origin, nint rowStride, int channelStride, float* target, nint pointStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -230,7 +265,6 @@ internal static unsafe class WinogradConv2d
     /// Y = Aᵀ M A for one tile, a vector of output channels at a time: M[ξ] at source + ξ·pointStride + o;
     /// Y[y, x] at target + y·rowStride + x·channelStride + o.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput<TSimd, TVector>(float* source, nint pointStride, int channelStride, float* target, nint rowStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
@@ -276,7 +310,7 @@ internal readonly unsafe struct WinogradPlan
         PaddedWidth = 2 * TileColumns + 2;
         ChannelStride = RoundUp(shape.Channels);
         OutChannelStride = RoundUp(shape.OutChannels);
-        int target = Math.Max(1, WinogradConv2d.ChunkFloats / (Points * (ChannelStride + OutChannelStride)));
+        int target = Math.Clamp(WinogradConv2d.ChunkFloats / (Points * (ChannelStride + OutChannelStride)), 1, WinogradConv2d.MaxChunkTiles);
         if (TilesPerImage >= target)
         {
             ImagesPerGroup = 1;

@@ -105,9 +105,11 @@ public class DeterminismAndAllocationTests
     [Theory]
     [InlineData(Conv2dAlgorithm.Im2ColGemm)]
     [InlineData(Conv2dAlgorithm.Direct)]
+    [InlineData(Conv2dAlgorithm.Winograd)]
     public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm)
     {
-        var s = new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
+        // Winograd takes 3×3 kernels only.
+        var s = algorithm == Conv2dAlgorithm.Winograd ? new Conv2dShape(17, 15, 13, 40, 3, 3, 1, 1, 1, 1) : new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
         const int batch = 8;
         float[] input = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] gradOutput = Random(batch * s.OutputImageLength, 7);
@@ -143,11 +145,11 @@ public class DeterminismAndAllocationTests
     {
         float[] a = Random(300 * 400, 1), b = Random(400 * 350, 2), c = new float[300 * 350], bias = Random(350, 3);
         float[] x = Random(400, 4), y = new float[350];
-        var s = new Conv2dShape(3, 20, 20, 6, 5, 5, 1, 1, 2, 2);
+        var s = new Conv2dShape(3, 20, 20, 6, 3, 3, 1, 1, 1, 1);
         const int batch = 4;
         float[] image = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] output = new float[batch * s.OutputImageLength], gradInput = new float[image.Length], gradWeights = new float[weights.Length];
-        // Room for both convolution algorithms, each forced below.
+        // Room for every convolution algorithm, each forced below.
         float[] workspace = new float[Enum.GetValues<Conv2dAlgorithm>().Max(a => WithAlgorithm(a, () => Conv2d.WorkspaceLength(s, batch)))];
         var pool = new Pool2dShape(6, 20, 20, 2, 2, 2, 2);
         float[] pooled = new float[batch * pool.OutputImageLength], rowResults = new float[300];
@@ -160,7 +162,7 @@ public class DeterminismAndAllocationTests
             Gemm.Multiply(Transpose.None, Transpose.None, 300, 10, 400, a, 400, b, 10, c, 10, false, new BiasColumnsReluEpilogue(bias));
             Gemm.Multiply(Transpose.None, Transpose.None, 1, 350, 400, x, 400, b, 350, y, 350, false, new BiasColumnsEpilogue(bias));
             // Set directly: a closure for WithAlgorithm would itself allocate.
-            foreach (var algorithm in (ReadOnlySpan<Conv2dAlgorithm>)[Conv2dAlgorithm.Im2ColGemm, Conv2dAlgorithm.Direct])
+            foreach (var algorithm in (ReadOnlySpan<Conv2dAlgorithm>)[Conv2dAlgorithm.Im2ColGemm, Conv2dAlgorithm.Direct, Conv2dAlgorithm.Winograd])
             {
                 Conv2d.ForcedAlgorithmOnThisThread = algorithm;
                 Conv2d.Forward(s, batch, image, weights, output, workspace, new BiasRowsReluEpilogue(bias));
