@@ -26,8 +26,8 @@ public static unsafe class Conv2d
     }
 
     /// <summary>
-    /// The algorithm a pass with this shape uses. Winograd (3×3, stride 1, forward and input gradient) when both sides
-    /// have at least <see cref="WinogradMinChannels"/> channels. Direct needs stride 1 and padding below the kernel size; pointwise
+    /// The algorithm a pass with this shape uses. Winograd (3×3, stride 1, padding ≤ 2) when both sides have at least
+    /// <see cref="WinogradMinChannels"/> channels. Direct needs stride 1 and padding below the kernel size; pointwise
     /// convolutions keep im2col (it is free there). Otherwise, measured on the LeNet-5 and lenet-seed layers and 3×3
     /// layers of 3 to 128 channels on 7² to 56² images (Zen 5, one thread, batch 64), the direct path wins (1.2-4×)
     /// except for:
@@ -40,7 +40,7 @@ public static unsafe class Conv2d
     public static Conv2dAlgorithm AlgorithmFor(in Conv2dShape s, ConvolutionPass pass)
     {
         bool supported = DirectConv2d.Supports(s);
-        bool winograd = WinogradConv2d.Supports(s, pass);
+        bool winograd = WinogradConv2d.Supports(s);
         if (t_forced is { } forced)
             return forced switch
             {
@@ -201,6 +201,12 @@ public static unsafe class Conv2d
             if (batch == 0)
             {
                 if (!accumulate) gradWeights[..s.WeightsLength].Clear();
+                return;
+            }
+            if (UseWinograd(s, ConvolutionPass.BackwardFilter, gradWeights.Length, workspace.Length))
+            {
+                WinogradConv2d.BackwardFilter(s, batch, inputPointer, gradOutputPointer, gradWeightsPointer, workspacePointer,
+                    workspace.Length, accumulate);
                 return;
             }
             if (UseDirect(s, ConvolutionPass.BackwardFilter, gradWeights.Length, workspace.Length))

@@ -22,7 +22,7 @@ public enum Conv2dAlgorithm
 
     /// <summary>
     /// Winograd's F(2×2, 3×3) (<see cref="WinogradConv2d"/>): 2.25× fewer multiplies, as 16 GEMMs over transformed
-    /// tiles. 3×3 stride-1 forward and input-gradient passes only.
+    /// tiles. 3×3, stride 1, padding at most 2.
     /// </summary>
     Winograd,
 }

@@ -11,8 +11,12 @@ namespace Graph.Runtime.Kernels;
 /// the 16 transform points ξ one GEMM M[ξ] (tiles × out) = V[ξ] (tiles × in) · U[ξ] (in × out) with the existing
 /// kernels; then the output transform (Y = Aᵀ M A). Tiles go in chunks small enough that V and M stay in L2.
 /// The input gradient is the same computation on the output gradient with the flipped, channel-transposed filters.
-/// Batches split across <see cref="WorkerPool"/> threads in fixed contiguous ranges of images; every output's
-/// arithmetic is independent of the split, so results do not depend on the thread count.
+/// The filter gradient differentiates the same tiling: ∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ], 16 GEMMs summing over
+/// tiles, then ∂g = Gᵀ ∂U G.
+/// Batches split across <see cref="WorkerPool"/> threads in fixed contiguous ranges of images. Forward and input
+/// gradient: every output's arithmetic is independent of the split, so results do not depend on the thread count;
+/// filter gradient: each thread sums its images, then the partial sums are added in thread order (bit-identical for
+/// a given thread count and workspace).
 /// </summary>
 internal static unsafe class WinogradConv2d
 {
@@ -31,30 +35,59 @@ internal static unsafe class WinogradConv2d
     /// <summary>The most tiles per chunk: rows enough for the GEMMs (few channels would otherwise make huge chunks).</summary>
     internal const int MaxChunkTiles = 256;
 
-    /// <summary>3×3, stride 1, and a padding whose input gradient is a convolution too (at most 2); not the filter gradient.</summary>
-    public static bool Supports(in Conv2dShape s, ConvolutionPass pass) =>
-        pass != ConvolutionPass.BackwardFilter && s.KernelH == 3 && s.KernelW == 3 && s.StrideH == 1 && s.StrideW == 1
+    /// <summary>3×3, stride 1, and a padding whose input gradient is a convolution too (at most 2).</summary>
+    public static bool Supports(in Conv2dShape s) =>
+        s.KernelH == 3 && s.KernelW == 3 && s.StrideH == 1 && s.StrideW == 1
         && s.PadH <= 2 && s.PadW <= 2;
 
     /// <summary>The convolution that <paramref name="pass"/> computes: the layer itself, or for the input gradient
     /// the output gradient convolved with the flipped, transposed filters.</summary>
     private static Conv2dShape Computed(in Conv2dShape s, ConvolutionPass pass) =>
-        pass == ConvolutionPass.Forward ? s : DirectConv2d.InputGradientShape(s);
+        pass == ConvolutionPass.BackwardInput ? DirectConv2d.InputGradientShape(s) : s;
 
-    /// <summary>Floats shared by the threads: the transformed filters, then the same packed for the GEMMs.</summary>
-    public static int SharedWorkspace(in Conv2dShape s, ConvolutionPass pass) => new WinogradPlan(Computed(s, pass)).SharedLength;
+    /// <summary>Floats shared by the threads: the transformed filters (or their summed gradient), then the same
+    /// packed for the GEMMs.</summary>
+    public static int SharedWorkspace(in Conv2dShape s, ConvolutionPass pass) => Plan(s, pass).SharedLength;
 
-    /// <summary>Floats per thread: padded input images, wide output images, and one chunk's V and M.</summary>
-    public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass) => new WinogradPlan(Computed(s, pass)).PerThreadLength;
+    /// <summary>Floats per thread: padded input images, wide output (gradient) images, one chunk's V and M, and for
+    /// the filter gradient the thread's partial sum of ∂U.</summary>
+    public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass) => Plan(s, pass).PerThreadLength;
+
+    private static WinogradPlan Plan(in Conv2dShape s, ConvolutionPass pass) =>
+        new(Computed(s, pass), filterGradient: pass == ConvolutionPass.BackwardFilter);
 
     public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
         float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue =>
-        Run(new WinogradPlan(s), flipped: false, batch, input, weights, output, workspace, workspaceLength, epilogue);
+        Run(Plan(s, ConvolutionPass.Forward), flipped: false, batch, input, weights, output, workspace, workspaceLength, epilogue);
 
     public static void BackwardInput(in Conv2dShape s, int batch, float* gradOutput, float* weights, float* gradInput,
         float* workspace, int workspaceLength) =>
-        Run(new WinogradPlan(DirectConv2d.InputGradientShape(s)), flipped: true, batch, gradOutput, weights, gradInput,
+        Run(Plan(s, ConvolutionPass.BackwardInput), flipped: true, batch, gradOutput, weights, gradInput,
             workspace, workspaceLength, new NoEpilogue());
+
+    /// <summary>Writes (or, when <paramref name="accumulate"/>, adds) the filter gradient summed over the batch (batch ≥ 1).</summary>
+    public static void BackwardFilter(in Conv2dShape s, int batch, float* input, float* gradOutput, float* gradWeights,
+        float* workspace, int workspaceLength, bool accumulate)
+    {
+        var plan = Plan(s, ConvolutionPass.BackwardFilter);
+        int parts = Parts(plan, batch, workspaceLength);
+        var job = WinogradJob<NoEpilogue>.ForCurrentThread;
+        job.Set(plan, batch, input, gradOutput, null, workspace, new NoEpilogue(), KernelIsaSelector.Current);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+        // Fixed-order reduction of the parts' sums into the shared region, then back through the filter transform.
+        var total = new Span<float>(workspace, Points * s.Channels * s.OutChannels);
+        for (int part = 0; part < parts; part++)
+        {
+            var partial = new ReadOnlySpan<float>(plan.Partial(workspace, part), total.Length);
+            if (part == 0) partial.CopyTo(total);
+            else System.Numerics.Tensors.TensorPrimitives.Add(total, partial, total);
+        }
+        TransformFilterGradient(plan, workspace, gradWeights, accumulate);
+    }
+
+    private static int Parts(in WinogradPlan plan, int batch, int workspaceLength) =>
+        Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - plan.SharedLength) / plan.PerThreadLength);
 
     private static void Run<TEpilogue>(in WinogradPlan plan, bool flipped, int batch, float* source, float* weights,
         float* result, float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
@@ -63,9 +96,9 @@ internal static unsafe class WinogradConv2d
         KernelIsa isa = KernelIsaSelector.Current;
         TransformFilters(plan, flipped, weights, workspace);
         PackFilters(plan, workspace, isa);
-        int parts = Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - plan.SharedLength) / plan.PerThreadLength);
+        int parts = Parts(plan, batch, workspaceLength);
         var job = WinogradJob<TEpilogue>.ForCurrentThread;
-        job.Set(plan, batch, source, result, workspace, epilogue, isa);
+        job.Set(plan, batch, source, null, result, workspace, epilogue, isa);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -111,6 +144,49 @@ internal static unsafe class WinogradConv2d
         u[3 * pointStride] = t2;
     }
 
+    /// <summary>
+    /// ∂g = Gᵀ ∂U G for every filter (the adjoint of <see cref="TransformFilters"/>' forward transform), written to
+    /// or added to <paramref name="gradWeights"/> [out, in, 3, 3].
+    /// </summary>
+    private static void TransformFilterGradient(in WinogradPlan plan, float* gradU, float* gradWeights, bool accumulate)
+    {
+        int inputs = plan.Shape.Channels, outputs = plan.Shape.OutChannels;
+        nint pointStride = (nint)inputs * outputs;
+        Span<float> r = stackalloc float[12];
+        for (int o = 0; o < outputs; o++)
+            for (int i = 0; i < inputs; i++)
+            {
+                float* u = gradU + (nint)i * outputs + o;
+                // r = Gᵀ ∂U (3×4), by columns.
+                for (int x = 0; x < 4; x++)
+                {
+                    float u0 = u[x * pointStride], u1 = u[(4 + x) * pointStride], u2 = u[(8 + x) * pointStride], u3 = u[(12 + x) * pointStride];
+                    r[x] = u0 + (u1 + u2) * 0.5f;
+                    r[4 + x] = (u1 - u2) * 0.5f;
+                    r[8 + x] = (u1 + u2) * 0.5f + u3;
+                }
+                // ∂g = r G (3×3).
+                float* g = gradWeights + 9 * ((nint)o * inputs + i);
+                for (int y = 0; y < 3; y++)
+                {
+                    float r0 = r[4 * y], r1 = r[4 * y + 1], r2 = r[4 * y + 2], r3 = r[4 * y + 3];
+                    float g0 = r0 + (r1 + r2) * 0.5f, g1 = (r1 - r2) * 0.5f, g2 = (r1 + r2) * 0.5f + r3;
+                    if (accumulate)
+                    {
+                        g[3 * y] += g0;
+                        g[3 * y + 1] += g1;
+                        g[3 * y + 2] += g2;
+                    }
+                    else
+                    {
+                        g[3 * y] = g0;
+                        g[3 * y + 1] = g1;
+                        g[3 * y + 2] = g2;
+                    }
+                }
+            }
+    }
+
     /// <summary>Packs each U[ξ] as the B operand of a full chunk's product, after the transformed filters.</summary>
     private static void PackFilters(in WinogradPlan plan, float* workspace, KernelIsa isa)
     {
@@ -139,9 +215,7 @@ internal static unsafe class WinogradConv2d
             for (int t = 0; t < tiles; t++)
             {
                 var (image, row, column) = plan.Tile(first + t);
-                float* origin = padded + (nint)image * plan.PaddedImageLength
-                    + ((nint)(2 * row) * plan.PaddedWidth + 2 * column) * plan.ChannelStride;
-                TransformInput<TSimd, TVector>(origin, (nint)plan.PaddedWidth * plan.ChannelStride, plan.ChannelStride,
+                TransformInput<TSimd, TVector>(plan.InputTile(padded, image, row, column), (nint)plan.PaddedWidth * plan.ChannelStride, plan.ChannelStride,
                     v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
             }
             bool sharesPacking = Gemm.SharesPackedB(tiles, plan.ChunkTiles, s.OutChannels, isa);
@@ -153,10 +227,8 @@ internal static unsafe class WinogradConv2d
             for (int t = 0; t < tiles; t++)
             {
                 var (image, row, column) = plan.Tile(first + t);
-                float* origin = wide + (nint)image * plan.WideImageLength
-                    + ((nint)(2 * row) * plan.WideWidth + 2 * column) * plan.OutChannelStride;
                 TransformOutput<TSimd, TVector>(m + (nint)t * plan.OutChannelStride, (nint)plan.ChunkTiles * plan.OutChannelStride,
-                    plan.OutChannelStride, origin, (nint)plan.WideWidth * plan.OutChannelStride);
+                    plan.OutChannelStride, plan.OutputTile(wide, image, row, column), (nint)plan.WideWidth * plan.OutChannelStride);
             }
             first += tiles;
         }
@@ -172,26 +244,108 @@ internal static unsafe class WinogradConv2d
     }
 
     /// <summary>
-    /// Writes a channels-first image channels-last into the padded buffer: one whole-image transpose (whole 8×8
-    /// blocks, where a row at a time would leave most of a narrow row to scalar remainders) to the start of the
-    /// interior, then each row moved out to its padded pitch, last row first (a row's target never overlaps an
-    /// earlier row's source), then the borders cleared.
+    /// The filter gradient's share of one group of images on one thread: input tiles transformed as in the forward
+    /// pass (V), output-gradient tiles by A ∂Y Aᵀ (Z), and ∂U[ξ] (in × out) += V[ξ]ᵀ · Z[ξ] into the thread's partial
+    /// sum (overwritten by its first chunk, <paramref name="started"/> false).
     /// </summary>
+    internal static void FilterGradientGroup<TSimd, TVector>(in WinogradPlan plan, float* input, float* gradOutput, int images,
+        float* buffer, float* partial, KernelIsa isa, ref bool started)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        Conv2dShape s = plan.Shape;
+        float* padded = buffer, wide = padded + (nint)plan.ImagesPerGroup * plan.PaddedImageLength;
+        float* v = wide + (nint)plan.ImagesPerGroup * plan.WideImageLength;
+        float* z = v + (nint)Points * plan.ChunkTiles * plan.ChannelStride;
+        for (int image = 0; image < images; image++)
+        {
+            PadChannelsLast(plan, input + (nint)image * s.InputImageLength, padded + (nint)image * plan.PaddedImageLength);
+            // Gradients of the dropped outputs past the edge are zero.
+            ChannelsLast(gradOutput + (nint)image * s.OutputImageLength, s.OutChannels, s.OutHeight, s.OutWidth, 0, 0,
+                2 * plan.TileRows, plan.WideWidth, plan.OutChannelStride, wide + (nint)image * plan.WideImageLength);
+        }
+        int groupTiles = images * plan.TilesPerImage;
+        for (int first = 0, chunks = DirectConv2d.BlockCount(groupTiles, plan.ChunkTiles); first < groupTiles; chunks--)
+        {
+            int tiles = DirectConv2d.NextBlock(groupTiles - first, chunks);
+            for (int t = 0; t < tiles; t++)
+            {
+                var (image, row, column) = plan.Tile(first + t);
+                TransformInput<TSimd, TVector>(plan.InputTile(padded, image, row, column), (nint)plan.PaddedWidth * plan.ChannelStride,
+                    plan.ChannelStride, v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
+                TransformGradient<TSimd, TVector>(plan.OutputTile(wide, image, row, column), (nint)plan.WideWidth * plan.OutChannelStride,
+                    plan.OutChannelStride, z + (nint)t * plan.OutChannelStride, (nint)plan.ChunkTiles * plan.OutChannelStride);
+            }
+            for (int point = 0; point < Points; point++)
+            {
+                var product = new GemmProblem(Transpose.Transposed, Transpose.None, s.Channels, s.OutChannels, tiles,
+                    v + (nint)point * plan.ChunkTiles * plan.ChannelStride, plan.ChannelStride,
+                    z + (nint)point * plan.ChunkTiles * plan.OutChannelStride, plan.OutChannelStride,
+                    partial + (nint)point * s.Channels * s.OutChannels, s.OutChannels, accumulate: started);
+                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, allowParallel: false);
+            }
+            started = true;
+            first += tiles;
+        }
+    }
+
+    /// <summary>
+    /// Z = A ∂Y Aᵀ for one tile (the adjoint of <see cref="TransformOutput"/>), a vector of output channels at a time:
+    /// ∂Y[y, x] at source + y·rowStride + x·channelStride + o; Z[ξ] at target + ξ·pointStride + o.
+    /// </summary>
+    private static void TransformGradient<TSimd, TVector>(float* source, nint rowStride, int channelStride, float* target, nint pointStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int o = 0; o < channelStride; o += TSimd.Count)
+        {
+            float* y = source + o;
+            // Columns: A ∂Y (4×2).
+            var c0 = GradientRows<TSimd, TVector>(TSimd.Load(y), TSimd.Load(y + rowStride));
+            var c1 = GradientRows<TSimd, TVector>(TSimd.Load(y + channelStride), TSimd.Load(y + rowStride + channelStride));
+            // Rows: (A ∂Y) Aᵀ (4×4).
+            float* z = target + o;
+            StoreQuad<TSimd, TVector>(GradientRows<TSimd, TVector>(c0.A, c1.A), z, pointStride);
+            StoreQuad<TSimd, TVector>(GradientRows<TSimd, TVector>(c0.B, c1.B), z + 4 * pointStride, pointStride);
+            StoreQuad<TSimd, TVector>(GradientRows<TSimd, TVector>(c0.C, c1.C), z + 8 * pointStride, pointStride);
+            StoreQuad<TSimd, TVector>(GradientRows<TSimd, TVector>(c0.D, c1.D), z + 12 * pointStride, pointStride);
+        }
+    }
+
+    /// <summary>A x for one column x = (x0, x1): (x0, x0 + x1, x0 − x1, −x1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Quad<TVector> GradientRows<TSimd, TVector>(TVector x0, TVector x1)
+        where TSimd : struct, ISimd<TVector> where TVector : struct =>
+        new(x0, TSimd.Add(x0, x1), TSimd.Subtract(x0, x1), TSimd.Subtract(TSimd.Zero, x1));
+
+    /// <summary>
+    /// Writes a channels-first image (<paramref name="channels"/> × <paramref name="height"/> × <paramref name="width"/>)
+    /// channels-last into a zero-bordered <paramref name="rows"/> × <paramref name="columns"/> grid with the image at
+    /// (<paramref name="top"/>, <paramref name="left"/>), <paramref name="stride"/> floats per position: one
+    /// whole-image transpose (whole 8×8 blocks, where a row at a time would leave most of a narrow row to scalar
+    /// remainders) to the start of the image's place, then each row moved out to the grid's pitch, last row first (a
+    /// row's target never overlaps an earlier row's source), then the borders cleared.
+    /// </summary>
+    private static void ChannelsLast(float* image, int channels, int height, int width, int top, int left,
+        int rows, int columns, int stride, float* grid)
+    {
+        int rowLength = width * stride, gridRow = columns * stride;
+        float* interior = grid + ((nint)top * columns + left) * stride;
+        GemmPacking.TransposeBlock(image, (nint)height * width, interior, stride, channels, height * width);
+        if (rowLength != gridRow)
+            for (int y = height - 1; y > 0; y--)
+                Buffer.MemoryCopy(interior + (nint)y * rowLength, interior + (nint)y * gridRow, (long)rowLength * sizeof(float), (long)rowLength * sizeof(float));
+        new Span<float>(grid, top * gridRow + left * stride).Clear();
+        int right = (columns - width - left) * stride;
+        for (int y = 0; y < height; y++)
+            new Span<float>(interior + (nint)y * gridRow + rowLength, right + left * stride).Clear();
+        float* below = interior + (nint)(height - 1) * gridRow + rowLength + right;
+        new Span<float>(below, (int)(grid + (nint)rows * gridRow - below)).Clear();
+    }
+
+    /// <summary>An input image, padded, on <see cref="WinogradPlan.PaddedImageLength"/> floats.</summary>
     private static void PadChannelsLast(in WinogradPlan plan, float* image, float* padded)
     {
         Conv2dShape s = plan.Shape;
-        int stride = plan.ChannelStride, rowLength = s.Width * stride, paddedRow = plan.PaddedWidth * stride;
-        float* interior = padded + ((nint)s.PadH * plan.PaddedWidth + s.PadW) * stride;
-        GemmPacking.TransposeBlock(image, (nint)s.Height * s.Width, interior, stride, s.Channels, s.Height * s.Width);
-        if (rowLength != paddedRow)
-            for (int y = s.Height - 1; y > 0; y--)
-                Buffer.MemoryCopy(interior + (nint)y * rowLength, interior + (nint)y * paddedRow, (long)rowLength * sizeof(float), (long)rowLength * sizeof(float));
-        new Span<float>(padded, s.PadH * paddedRow + s.PadW * stride).Clear();
-        int right = (plan.PaddedWidth - s.Width - s.PadW) * stride;
-        for (int y = 0; y < s.Height; y++)
-            new Span<float>(interior + (nint)y * paddedRow + rowLength, right + s.PadW * stride).Clear();
-        float* below = interior + (nint)(s.Height - 1) * paddedRow + rowLength + right;
-        new Span<float>(below, plan.PaddedImageLength - (int)(below - padded)).Clear();
+        ChannelsLast(image, s.Channels, s.Height, s.Width, s.PadH, s.PadW, plan.PaddedHeight, plan.PaddedWidth, plan.ChannelStride, padded);
     }
 
     /// <summary>
@@ -300,9 +454,10 @@ internal readonly unsafe struct WinogradPlan
 {
     private const int Points = WinogradConv2d.Points;
 
-    public WinogradPlan(in Conv2dShape shape)
+    public WinogradPlan(in Conv2dShape shape, bool filterGradient)
     {
         Shape = shape;
+        FilterGradient = filterGradient;
         TileRows = (shape.OutHeight + 1) / 2;
         TileColumns = (shape.OutWidth + 1) / 2;
         // Tiles read 4×4 from (2·row, 2·column) of the padded image; rows and columns past the input are zeros.
@@ -327,6 +482,8 @@ internal readonly unsafe struct WinogradPlan
         (channels + WinogradConv2d.ChannelAlignment - 1) / WinogradConv2d.ChannelAlignment * WinogradConv2d.ChannelAlignment;
 
     public readonly Conv2dShape Shape;
+    /// <summary>Whether each thread also holds a partial sum of ∂U (the filter-gradient pass).</summary>
+    public readonly bool FilterGradient;
     public readonly int TileRows, TileColumns, PaddedHeight, PaddedWidth, ChannelStride, OutChannelStride;
     /// <summary>Images padded and transformed together (tiles of several small images fill one chunk).</summary>
     public readonly int ImagesPerGroup;
@@ -345,8 +502,25 @@ internal readonly unsafe struct WinogradPlan
 
     public int SharedLength => checked((int)(TransformedLength + Points * PackedLength));
 
-    public int PerThreadLength => checked((int)((long)ImagesPerGroup * (PaddedImageLength + WideImageLength)
-        + (long)Points * ChunkTiles * (ChannelStride + OutChannelStride)));
+    public int PerThreadLength => checked((int)(ChunkLength + (FilterGradient ? TransformedLength : 0)));
+
+    /// <summary>A thread's padded images, wide images, V and M.</summary>
+    private long ChunkLength => (long)ImagesPerGroup * (PaddedImageLength + WideImageLength)
+        + (long)Points * ChunkTiles * (ChannelStride + OutChannelStride);
+
+    /// <summary>Part <paramref name="part"/>'s buffers.</summary>
+    public float* ThreadBuffer(float* workspace, int part) => workspace + SharedLength + (nint)part * PerThreadLength;
+
+    /// <summary>Part <paramref name="part"/>'s partial sum of ∂U (filter gradient).</summary>
+    public float* Partial(float* workspace, int part) => ThreadBuffer(workspace, part) + ChunkLength;
+
+    /// <summary>The top-left corner of a tile's 4×4 input in a group's padded images.</summary>
+    public float* InputTile(float* padded, int image, int row, int column) =>
+        padded + (nint)image * PaddedImageLength + ((nint)(2 * row) * PaddedWidth + 2 * column) * ChannelStride;
+
+    /// <summary>The top-left corner of a tile's 2×2 outputs in a group's wide images.</summary>
+    public float* OutputTile(float* wide, int image, int row, int column) =>
+        wide + (nint)image * WideImageLength + ((nint)(2 * row) * WideWidth + 2 * column) * OutChannelStride;
 
     public float* PackedFilters(float* shared, int point) => shared + TransformedLength + point * PackedLength;
 
@@ -373,17 +547,20 @@ internal sealed unsafe class WinogradJob<TEpilogue> : ParallelJob where TEpilogu
 
     private WinogradPlan _plan;
     private int _batch;
-    private float* _source, _result, _workspace;
+    private float* _source, _gradOutput, _result, _workspace;
     private TEpilogue _epilogue;
     private KernelIsa _isa;
 
     public static WinogradJob<TEpilogue> ForCurrentThread => t_instance ??= new WinogradJob<TEpilogue>();
 
-    public void Set(in WinogradPlan plan, int batch, float* source, float* result, float* workspace, in TEpilogue epilogue, KernelIsa isa)
+    /// <summary><paramref name="gradOutput"/> is read by the filter gradient only, <paramref name="result"/> written by the others.</summary>
+    public void Set(in WinogradPlan plan, int batch, float* source, float* gradOutput, float* result,
+        float* workspace, in TEpilogue epilogue, KernelIsa isa)
     {
         _plan = plan;
         _batch = batch;
         _source = source;
+        _gradOutput = gradOutput;
         _result = result;
         _workspace = workspace;
         _epilogue = epilogue;
@@ -394,25 +571,32 @@ internal sealed unsafe class WinogradJob<TEpilogue> : ParallelJob where TEpilogu
 
     public override void Execute(int part, int partCount)
     {
+        switch (_isa)
+        {
+            case KernelIsa.Avx512: Execute<Simd512, Vector512<float>>(part, partCount); break;
+            case KernelIsa.Avx2: Execute<Simd256, Vector256<float>>(part, partCount); break;
+            case KernelIsa.Vector: Execute<SimdPortable, System.Numerics.Vector<float>>(part, partCount); break;
+            default: Execute<SimdScalar, float>(part, partCount); break;
+        }
+    }
+
+    private void Execute<TSimd, TVector>(int part, int partCount) where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
         int first = (int)((long)_batch * part / partCount), end = (int)((long)_batch * (part + 1) / partCount);
         Conv2dShape s = _plan.Shape;
-        float* buffer = _workspace + _plan.SharedLength + (nint)part * _plan.PerThreadLength;
+        float* buffer = _plan.ThreadBuffer(_workspace, part);
         TEpilogue epilogue = _epilogue;
+        bool started = false;
         for (int n = first; n < end; n += _plan.ImagesPerGroup)
         {
             int images = Math.Min(_plan.ImagesPerGroup, end - n);
-            float* source = _source + (nint)n * s.InputImageLength, result = _result + (nint)n * s.OutputImageLength;
-            switch (_isa)
-            {
-                case KernelIsa.Avx512:
-                    WinogradConv2d.Group<Simd512, Vector512<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
-                case KernelIsa.Avx2:
-                    WinogradConv2d.Group<Simd256, Vector256<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
-                case KernelIsa.Vector:
-                    WinogradConv2d.Group<SimdPortable, System.Numerics.Vector<float>, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
-                default:
-                    WinogradConv2d.Group<SimdScalar, float, TEpilogue>(_plan, source, result, images, _workspace, buffer, _isa, ref epilogue); break;
-            }
+            float* source = _source + (nint)n * s.InputImageLength;
+            if (_plan.FilterGradient)
+                WinogradConv2d.FilterGradientGroup<TSimd, TVector>(_plan, source, _gradOutput + (nint)n * s.OutputImageLength, images,
+                    buffer, _plan.Partial(_workspace, part), _isa, ref started);
+            else
+                WinogradConv2d.Group<TSimd, TVector, TEpilogue>(_plan, source, _result + (nint)n * s.OutputImageLength, images,
+                    _workspace, buffer, _isa, ref epilogue);
         }
     }
 }

@@ -30,7 +30,7 @@ public class WinogradConv2dTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void ForwardAndInputGradientMatchReference(Conv2dShape s, int batch)
+    public void AllPassesMatchReference(Conv2dShape s, int batch)
     {
         WithAlgorithm(Conv2dAlgorithm.Winograd, () => PassesMatchReference(s, batch, $"{s} batch {batch}"));
     }
@@ -76,39 +76,49 @@ public class WinogradConv2dTests
     {
         var seed1 = new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1);
         var seed2 = new Conv2dShape(64, 14, 14, 128, 3, 3, 1, 1, 1, 1);
-        Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
-        Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardInput));
-        Assert.NotEqual(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
         foreach (var pass in Enum.GetValues<ConvolutionPass>())
         {
+            Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, pass));
             Assert.NotEqual(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed1, pass));
             Assert.NotEqual(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2 with { StrideH = 2, StrideW = 2 }, pass));
             Assert.NotEqual(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2 with { KernelH = 5, KernelW = 5 }, pass));
         }
-        // Forcing it falls back where it does not apply: padding beyond 2, 5×5 kernels, the filter gradient.
+        // Forcing it falls back where it does not apply: padding beyond 2, 5×5 kernels, strides.
         WithAlgorithm(Conv2dAlgorithm.Winograd, () =>
         {
             Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2 with { PadH = 3, PadW = 3 }, ConvolutionPass.Forward));
-            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2 with { KernelW = 5 }, ConvolutionPass.BackwardInput));
+            Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2 with { StrideW = 2 }, ConvolutionPass.BackwardFilter));
         });
     }
 
-    /// <summary>Forward and input gradient against the reference, within <see cref="AssertClose"/>'s tolerance.</summary>
+    /// <summary>
+    /// Forward, input gradient and filter gradient (overwritten and accumulated) against the reference, within
+    /// <see cref="AssertClose"/>'s tolerance.
+    /// </summary>
     private static void PassesMatchReference(Conv2dShape s, int batch, string context)
     {
-        foreach (var pass in new[] { ConvolutionPass.Forward, ConvolutionPass.BackwardInput })
-            Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(s, pass));
+        foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(s, pass));
         float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
-        float[] gradOutput = Random(batch * s.OutputImageLength, 22);
+        float[] gradOutput = Random(batch * s.OutputImageLength, 22), previous = Random(s.WeightsLength, 25);
         float[] output = Random(gradOutput.Length, 23), gradInput = Random(input.Length, 24); // stale contents must be overwritten
+        float[] gradWeights = Random(s.WeightsLength, 26), accumulated = (float[])previous.Clone();
         var workspace = new float[Conv2d.WorkspaceLength(s, batch)];
         Conv2d.Forward(s, batch, input, weights, output, workspace);
         Conv2d.BackwardInput(s, batch, gradOutput, weights, gradInput, workspace);
+        Conv2d.BackwardFilter(s, batch, input, gradOutput, gradWeights, workspace, accumulate: false);
+        Conv2d.BackwardFilter(s, batch, input, gradOutput, accumulated, workspace, accumulate: true);
 
         var (expectedOutput, outputScale) = ReferenceKernels.ConvForward(s, batch, input, weights);
         var (expectedGradInput, gradInputScale) = ReferenceKernels.ConvBackwardInput(s, batch, gradOutput, weights);
+        var (expectedGradWeights, gradWeightsScale) = ReferenceKernels.ConvBackwardFilter(s, batch, input, gradOutput);
         for (int i = 0; i < output.Length; i++) AssertClose(expectedOutput[i], outputScale[i], output[i], $"{context} output {i}");
         for (int i = 0; i < gradInput.Length; i++) AssertClose(expectedGradInput[i], gradInputScale[i], gradInput[i], $"{context} gradInput {i}");
+        for (int i = 0; i < gradWeights.Length; i++)
+        {
+            AssertClose(expectedGradWeights[i], gradWeightsScale[i], gradWeights[i], $"{context} gradWeights {i}");
+            AssertClose(expectedGradWeights[i] + previous[i], gradWeightsScale[i] + 1, accumulated[i], $"{context} accumulated gradWeights {i}");
+        }
     }
 }
