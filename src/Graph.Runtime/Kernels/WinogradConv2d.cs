@@ -53,16 +53,15 @@ internal static unsafe class WinogradConv2d
     /// the filter gradient the thread's partial sum of ∂U.</summary>
     public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass) => Plan(s, pass).PerThreadLength;
 
-    private static WinogradPlan Plan(in Conv2dShape s, ConvolutionPass pass) =>
-        new(Computed(s, pass), filterGradient: pass == ConvolutionPass.BackwardFilter);
+    private static WinogradPlan Plan(in Conv2dShape s, ConvolutionPass pass) => new(Computed(s, pass), pass);
 
     public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
         float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue =>
-        Run(Plan(s, ConvolutionPass.Forward), flipped: false, batch, input, weights, output, workspace, workspaceLength, epilogue);
+        Run(Plan(s, ConvolutionPass.Forward), batch, input, weights, output, workspace, workspaceLength, epilogue);
 
     public static void BackwardInput(in Conv2dShape s, int batch, float* gradOutput, float* weights, float* gradInput,
         float* workspace, int workspaceLength) =>
-        Run(Plan(s, ConvolutionPass.BackwardInput), flipped: true, batch, gradOutput, weights, gradInput,
+        Run(Plan(s, ConvolutionPass.BackwardInput), batch, gradOutput, weights, gradInput,
             workspace, workspaceLength, new NoEpilogue());
 
     /// <summary>Writes (or, when <paramref name="accumulate"/>, adds) the filter gradient summed over the batch (batch ≥ 1).</summary>
@@ -89,12 +88,12 @@ internal static unsafe class WinogradConv2d
     private static int Parts(in WinogradPlan plan, int batch, int workspaceLength) =>
         Math.Min(Math.Min(WorkerPool.ThreadCount, batch), (workspaceLength - plan.SharedLength) / plan.PerThreadLength);
 
-    private static void Run<TEpilogue>(in WinogradPlan plan, bool flipped, int batch, float* source, float* weights,
+    private static void Run<TEpilogue>(in WinogradPlan plan, int batch, float* source, float* weights,
         float* result, float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
     {
         if (batch == 0) return;
         KernelIsa isa = KernelIsaSelector.Current;
-        TransformFilters(plan, flipped, weights, workspace);
+        TransformFilters(plan, weights, workspace);
         PackFilters(plan, workspace, isa);
         int parts = Parts(plan, batch, workspaceLength);
         var job = WinogradJob<TEpilogue>.ForCurrentThread;
@@ -104,34 +103,33 @@ internal static unsafe class WinogradConv2d
     }
 
     /// <summary>
-    /// U[ξ][i, o] = (G g Gᵀ)[ξ] for the filter g from computed input channel i to output channel o, with
-    /// G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. Forward: g = weights[o, i]; input gradient: weights[i, o] rotated by 180°.
+    /// U[ξ] = (G g Gᵀ)[ξ] for every filter g, with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], stored in the weights' order
+    /// [layer out, layer in] (one sequential pass over both): forward, g = weights[o, c] and U[ξ] is the product's
+    /// Bᵀ; input gradient, g = weights[o, c] rotated by 180° and U[ξ] is its B.
     /// </summary>
-    private static void TransformFilters(in WinogradPlan plan, bool flipped, float* weights, float* transformed)
+    private static void TransformFilters(in WinogradPlan plan, float* weights, float* transformed)
     {
-        int inputs = plan.Shape.Channels, outputs = plan.Shape.OutChannels;
-        nint pointStride = (nint)inputs * outputs;
-        for (int i = 0; i < inputs; i++)
-            for (int o = 0; o < outputs; o++)
+        nint filters = (nint)plan.Shape.Channels * plan.Shape.OutChannels;
+        for (nint f = 0; f < filters; f++)
+        {
+            float* g = weights + 9 * f;
+            float* u = transformed + f;
+            // Rows of t = G g (4×3), each then times Gᵀ.
+            if (plan.Flipped)
             {
-                float* g = weights + 9 * (flipped ? (nint)i * outputs + o : (nint)o * inputs + i);
-                float* u = transformed + (nint)i * outputs + o;
-                // Rows of t = G g (4×3), each then times Gᵀ.
-                if (flipped)
-                {
-                    TransformFilterRow(g[8], g[7], g[6], u, pointStride);
-                    TransformFilterRow((g[8] + g[5] + g[2]) * 0.5f, (g[7] + g[4] + g[1]) * 0.5f, (g[6] + g[3] + g[0]) * 0.5f, u + 4 * pointStride, pointStride);
-                    TransformFilterRow((g[8] - g[5] + g[2]) * 0.5f, (g[7] - g[4] + g[1]) * 0.5f, (g[6] - g[3] + g[0]) * 0.5f, u + 8 * pointStride, pointStride);
-                    TransformFilterRow(g[2], g[1], g[0], u + 12 * pointStride, pointStride);
-                }
-                else
-                {
-                    TransformFilterRow(g[0], g[1], g[2], u, pointStride);
-                    TransformFilterRow((g[0] + g[3] + g[6]) * 0.5f, (g[1] + g[4] + g[7]) * 0.5f, (g[2] + g[5] + g[8]) * 0.5f, u + 4 * pointStride, pointStride);
-                    TransformFilterRow((g[0] - g[3] + g[6]) * 0.5f, (g[1] - g[4] + g[7]) * 0.5f, (g[2] - g[5] + g[8]) * 0.5f, u + 8 * pointStride, pointStride);
-                    TransformFilterRow(g[6], g[7], g[8], u + 12 * pointStride, pointStride);
-                }
+                TransformFilterRow(g[8], g[7], g[6], u, filters);
+                TransformFilterRow((g[8] + g[5] + g[2]) * 0.5f, (g[7] + g[4] + g[1]) * 0.5f, (g[6] + g[3] + g[0]) * 0.5f, u + 4 * filters, filters);
+                TransformFilterRow((g[8] - g[5] + g[2]) * 0.5f, (g[7] - g[4] + g[1]) * 0.5f, (g[6] - g[3] + g[0]) * 0.5f, u + 8 * filters, filters);
+                TransformFilterRow(g[2], g[1], g[0], u + 12 * filters, filters);
             }
+            else
+            {
+                TransformFilterRow(g[0], g[1], g[2], u, filters);
+                TransformFilterRow((g[0] + g[3] + g[6]) * 0.5f, (g[1] + g[4] + g[7]) * 0.5f, (g[2] + g[5] + g[8]) * 0.5f, u + 4 * filters, filters);
+                TransformFilterRow((g[0] - g[3] + g[6]) * 0.5f, (g[1] - g[4] + g[7]) * 0.5f, (g[2] - g[5] + g[8]) * 0.5f, u + 8 * filters, filters);
+                TransformFilterRow(g[6], g[7], g[8], u + 12 * filters, filters);
+            }
+        }
     }
 
     /// <summary>One row (t0, t1, t2) of G g times Gᵀ: four points, <paramref name="pointStride"/> apart.</summary>
@@ -145,46 +143,44 @@ internal static unsafe class WinogradConv2d
     }
 
     /// <summary>
-    /// ∂g = Gᵀ ∂U G for every filter (the adjoint of <see cref="TransformFilters"/>' forward transform), written to
-    /// or added to <paramref name="gradWeights"/> [out, in, 3, 3].
+    /// ∂g = Gᵀ ∂U G for every filter (the adjoint of <see cref="TransformFilters"/>' forward transform), ∂U[ξ] stored
+    /// [out, in] like the weights, written to or added to <paramref name="gradWeights"/> [out, in, 3, 3].
     /// </summary>
     private static void TransformFilterGradient(in WinogradPlan plan, float* gradU, float* gradWeights, bool accumulate)
     {
-        int inputs = plan.Shape.Channels, outputs = plan.Shape.OutChannels;
-        nint pointStride = (nint)inputs * outputs;
+        nint filters = (nint)plan.Shape.Channels * plan.Shape.OutChannels;
         Span<float> r = stackalloc float[12];
-        for (int o = 0; o < outputs; o++)
-            for (int i = 0; i < inputs; i++)
+        for (nint f = 0; f < filters; f++)
+        {
+            float* u = gradU + f;
+            // r = Gᵀ ∂U (3×4), by columns.
+            for (int x = 0; x < 4; x++)
             {
-                float* u = gradU + (nint)i * outputs + o;
-                // r = Gᵀ ∂U (3×4), by columns.
-                for (int x = 0; x < 4; x++)
+                float u0 = u[x * filters], u1 = u[(4 + x) * filters], u2 = u[(8 + x) * filters], u3 = u[(12 + x) * filters];
+                r[x] = u0 + (u1 + u2) * 0.5f;
+                r[4 + x] = (u1 - u2) * 0.5f;
+                r[8 + x] = (u1 + u2) * 0.5f + u3;
+            }
+            // ∂g = r G (3×3).
+            float* g = gradWeights + 9 * f;
+            for (int y = 0; y < 3; y++)
+            {
+                float r0 = r[4 * y], r1 = r[4 * y + 1], r2 = r[4 * y + 2], r3 = r[4 * y + 3];
+                float g0 = r0 + (r1 + r2) * 0.5f, g1 = (r1 - r2) * 0.5f, g2 = (r1 + r2) * 0.5f + r3;
+                if (accumulate)
                 {
-                    float u0 = u[x * pointStride], u1 = u[(4 + x) * pointStride], u2 = u[(8 + x) * pointStride], u3 = u[(12 + x) * pointStride];
-                    r[x] = u0 + (u1 + u2) * 0.5f;
-                    r[4 + x] = (u1 - u2) * 0.5f;
-                    r[8 + x] = (u1 + u2) * 0.5f + u3;
+                    g[3 * y] += g0;
+                    g[3 * y + 1] += g1;
+                    g[3 * y + 2] += g2;
                 }
-                // ∂g = r G (3×3).
-                float* g = gradWeights + 9 * ((nint)o * inputs + i);
-                for (int y = 0; y < 3; y++)
+                else
                 {
-                    float r0 = r[4 * y], r1 = r[4 * y + 1], r2 = r[4 * y + 2], r3 = r[4 * y + 3];
-                    float g0 = r0 + (r1 + r2) * 0.5f, g1 = (r1 - r2) * 0.5f, g2 = (r1 + r2) * 0.5f + r3;
-                    if (accumulate)
-                    {
-                        g[3 * y] += g0;
-                        g[3 * y + 1] += g1;
-                        g[3 * y + 2] += g2;
-                    }
-                    else
-                    {
-                        g[3 * y] = g0;
-                        g[3 * y + 1] = g1;
-                        g[3 * y + 2] = g2;
-                    }
+                    g[3 * y] = g0;
+                    g[3 * y + 1] = g1;
+                    g[3 * y + 2] = g2;
                 }
             }
+        }
     }
 
     /// <summary>Packs each U[ξ] as the B operand of a full chunk's product, after the transformed filters.</summary>
@@ -245,7 +241,7 @@ internal static unsafe class WinogradConv2d
 
     /// <summary>
     /// The filter gradient's share of one group of images on one thread: input tiles transformed as in the forward
-    /// pass (V), output-gradient tiles by A ∂Y Aᵀ (Z), and ∂U[ξ] (in × out) += V[ξ]ᵀ · Z[ξ] into the thread's partial
+    /// pass (V), output-gradient tiles by A ∂Y Aᵀ (Z), and ∂U[ξ] += V[ξ]ᵀ · Z[ξ] into the thread's partial
     /// sum (overwritten by its first chunk, <paramref name="started"/> false).
     /// </summary>
     internal static void FilterGradientGroup<TSimd, TVector>(in WinogradPlan plan, float* input, float* gradOutput, int images,
@@ -277,10 +273,11 @@ internal static unsafe class WinogradConv2d
             }
             for (int point = 0; point < Points; point++)
             {
-                var product = new GemmProblem(Transpose.Transposed, Transpose.None, s.Channels, s.OutChannels, tiles,
-                    v + (nint)point * plan.ChunkTiles * plan.ChannelStride, plan.ChannelStride,
+                // ∂U[ξ] stored [out, in]: ∂U[ξ]ᵀ (out × in) += Z[ξ]ᵀ · V[ξ].
+                var product = new GemmProblem(Transpose.Transposed, Transpose.None, s.OutChannels, s.Channels, tiles,
                     z + (nint)point * plan.ChunkTiles * plan.OutChannelStride, plan.OutChannelStride,
-                    partial + (nint)point * s.Channels * s.OutChannels, s.OutChannels, accumulate: started);
+                    v + (nint)point * plan.ChunkTiles * plan.ChannelStride, plan.ChannelStride,
+                    partial + (nint)point * s.Channels * s.OutChannels, s.Channels, accumulate: started);
                 Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, allowParallel: false);
             }
             started = true;
@@ -454,10 +451,13 @@ internal readonly unsafe struct WinogradPlan
 {
     private const int Points = WinogradConv2d.Points;
 
-    public WinogradPlan(in Conv2dShape shape, bool filterGradient)
+    /// <param name="shape">The convolution the pass computes (for the input gradient, the output gradient's).</param>
+    /// <param name="pass">The pass.</param>
+    public WinogradPlan(in Conv2dShape shape, ConvolutionPass pass)
     {
         Shape = shape;
-        FilterGradient = filterGradient;
+        FilterGradient = pass == ConvolutionPass.BackwardFilter;
+        Flipped = pass == ConvolutionPass.BackwardInput;
         TileRows = (shape.OutHeight + 1) / 2;
         TileColumns = (shape.OutWidth + 1) / 2;
         // Tiles read 4×4 from (2·row, 2·column) of the padded image; rows and columns past the input are zeros.
@@ -484,6 +484,8 @@ internal readonly unsafe struct WinogradPlan
     public readonly Conv2dShape Shape;
     /// <summary>Whether each thread also holds a partial sum of ∂U (the filter-gradient pass).</summary>
     public readonly bool FilterGradient;
+    /// <summary>Whether the filters are the layer's rotated and transposed ones (the input-gradient pass).</summary>
+    public readonly bool Flipped;
     public readonly int TileRows, TileColumns, PaddedHeight, PaddedWidth, ChannelStride, OutChannelStride;
     /// <summary>Images padded and transformed together (tiles of several small images fill one chunk).</summary>
     public readonly int ImagesPerGroup;
@@ -532,11 +534,14 @@ internal readonly unsafe struct WinogradPlan
         return (image, row, local - row * TileColumns);
     }
 
-    /// <summary>M[ξ] (tiles × out, row stride OutChannelStride) = V[ξ] (tiles × in, row stride ChannelStride) · U[ξ] (in × out).</summary>
+    /// <summary>
+    /// M[ξ] (tiles × out, row stride OutChannelStride) = V[ξ] (tiles × in, row stride ChannelStride) · U[ξ] (in × out,
+    /// stored in the layer's [out, in] order: transposed in the forward pass, as is for the input gradient).
+    /// </summary>
     public GemmProblem Product(int point, int tiles, float* v, float* shared, float* m) =>
-        new(Transpose.None, Transpose.None, tiles, Shape.OutChannels, Shape.Channels,
+        new(Transpose.None, Flipped ? Transpose.None : Transpose.Transposed, tiles, Shape.OutChannels, Shape.Channels,
             v == null ? null : v + (nint)point * ChunkTiles * ChannelStride, ChannelStride,
-            shared + point * (nint)Shape.Channels * Shape.OutChannels, Shape.OutChannels,
+            shared + point * (nint)Shape.Channels * Shape.OutChannels, Flipped ? Shape.OutChannels : Shape.Channels,
             m == null ? null : m + (nint)point * ChunkTiles * OutChannelStride, OutChannelStride, accumulate: false);
 }
 
