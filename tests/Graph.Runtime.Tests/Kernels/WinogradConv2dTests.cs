@@ -11,7 +11,7 @@ public class WinogradConv2dTests
     /// 3×3 stride-1 layers on awkward shapes: images from 1×1 (one partial tile) to 17×13 (odd sizes: tiles cut by the
     /// image edge), channels 1 to 64 on either side (channel padding to 16, partial GEMM tiles), padding 0 to 2, batches
     /// 1 and 3; images with more tiles than one chunk (33×35 with 64 channels), and groups of several images with a
-    /// smaller last group (14² with 64 channels, batch 7).
+    /// smaller last group (14² with 64 channels, batch 7; 6×4, batch 85).
     /// </summary>
     public static IEnumerable<object[]> Shapes()
     {
@@ -26,6 +26,9 @@ public class WinogradConv2dTests
         yield return [new Conv2dShape(64, 33, 35, 64, 3, 3, 1, 1, 1, 1), 1];
         yield return [new Conv2dShape(64, 14, 14, 64, 3, 3, 1, 1, 1, 1), 7];
         yield return [new Conv2dShape(5, 6, 9, 4, 3, 3, 1, 1, 2, 0), 2]; // different padding per axis
+        // 6 tiles per image, 42 images per group: a last group of one image, whose 6-row products take another GEMM
+        // tile than the full groups' (so they pack the filters themselves).
+        yield return [new Conv2dShape(64, 6, 4, 64, 3, 3, 1, 1, 1, 1), 85];
     }
 
     [Theory]
