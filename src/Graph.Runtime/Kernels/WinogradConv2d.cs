@@ -195,7 +195,7 @@ internal static unsafe class WinogradConv2d
     /// chunk by chunk, then crop each image back to channels-first and finish it with the epilogue.
     /// </summary>
     internal static void Group<TSimd, TVector, TEpilogue>(in WinogradPlan plan, float* source, float* result, int images,
-        float* shared, float* buffer, KernelIsa isa, ref TEpilogue epilogue)
+        float* shared, float* buffer, KernelIsa isa, bool innerParallel, ref TEpilogue epilogue)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {
         Conv2dShape s = plan.Shape;
@@ -218,7 +218,7 @@ internal static unsafe class WinogradConv2d
             for (int point = 0; point < Points; point++)
             {
                 var product = plan.Product(point, tiles, v, shared, m) with { PackedB = sharesPacking ? plan.PackedFilters(shared, point) : null };
-                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, allowParallel: false);
+                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, innerParallel);
             }
             for (int t = 0; t < tiles; t++)
             {
@@ -245,7 +245,7 @@ internal static unsafe class WinogradConv2d
     /// sum (overwritten by its first chunk, <paramref name="started"/> false).
     /// </summary>
     internal static void FilterGradientGroup<TSimd, TVector>(in WinogradPlan plan, float* input, float* gradOutput, int images,
-        float* buffer, float* partial, KernelIsa isa, ref bool started)
+        float* buffer, float* partial, KernelIsa isa, bool innerParallel, ref bool started)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         Conv2dShape s = plan.Shape;
@@ -278,7 +278,7 @@ internal static unsafe class WinogradConv2d
                     z + (nint)point * plan.ChunkTiles * plan.OutChannelStride, plan.OutChannelStride,
                     v + (nint)point * plan.ChunkTiles * plan.ChannelStride, plan.ChannelStride,
                     partial + (nint)point * s.Channels * s.OutChannels, s.Channels, accumulate: started);
-                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, allowParallel: false);
+                Gemm.MultiplyUnchecked(product, new NoEpilogue(), isa, innerParallel);
             }
             started = true;
             first += tiles;
@@ -592,16 +592,18 @@ internal sealed unsafe class WinogradJob<TEpilogue> : ParallelJob where TEpilogu
         float* buffer = _plan.ThreadBuffer(_workspace, part);
         TEpilogue epilogue = _epilogue;
         bool started = false;
+        // A single part (one image, or a workspace for one thread) splits its products across the pool instead.
+        bool innerParallel = partCount == 1;
         for (int n = first; n < end; n += _plan.ImagesPerGroup)
         {
             int images = Math.Min(_plan.ImagesPerGroup, end - n);
             float* source = _source + (nint)n * s.InputImageLength;
             if (_plan.FilterGradient)
                 WinogradConv2d.FilterGradientGroup<TSimd, TVector>(_plan, source, _gradOutput + (nint)n * s.OutputImageLength, images,
-                    buffer, _plan.Partial(_workspace, part), _isa, ref started);
+                    buffer, _plan.Partial(_workspace, part), _isa, innerParallel, ref started);
             else
                 WinogradConv2d.Group<TSimd, TVector, TEpilogue>(_plan, source, _result + (nint)n * s.OutputImageLength, images,
-                    _workspace, buffer, _isa, ref epilogue);
+                    _workspace, buffer, _isa, innerParallel, ref epilogue);
         }
     }
 }

@@ -141,6 +141,33 @@ public class DeterminismAndAllocationTests
     }
 
     [Fact]
+    public void WinogradOnOneImageSplitsItsProductsWithoutChangingResults()
+    {
+        // One image: a single part, whose products (128 tiles × 128 × 128 per point) are split across the pool.
+        var s = new Conv2dShape(128, 28, 28, 128, 3, 3, 1, 1, 1, 1);
+        float[] input = Random(s.InputImageLength, 10), weights = Random(s.WeightsLength, 11), gradOutput = Random(s.OutputImageLength, 12);
+        (float[] Output, float[] GradInput, float[] GradWeights) Run(int threads)
+        {
+            var output = new float[gradOutput.Length];
+            var gradInput = new float[input.Length];
+            var gradWeights = new float[weights.Length];
+            WithThreads(threads, () => WithAlgorithm(Conv2dAlgorithm.Winograd, () =>
+            {
+                var workspace = new float[Conv2d.WorkspaceLength(s, 1)];
+                Conv2d.Forward(s, 1, input, weights, output, workspace);
+                Conv2d.BackwardInput(s, 1, gradOutput, weights, gradInput, workspace);
+                Conv2d.BackwardFilter(s, 1, input, gradOutput, gradWeights, workspace, accumulate: false);
+            }));
+            return (output, gradInput, gradWeights);
+        }
+        var single = Run(1);
+        var split = Run(2);
+        Assert.Equal(single.Output, split.Output);
+        Assert.Equal(single.GradInput, split.GradInput);
+        Assert.Equal(single.GradWeights, split.GradWeights);
+    }
+
+    [Fact]
     public void SteadyStateKernelCallsAllocateNothing()
     {
         float[] a = Random(300 * 400, 1), b = Random(400 * 350, 2), c = new float[300 * 350], bias = Random(350, 3);
