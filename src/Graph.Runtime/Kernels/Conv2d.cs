@@ -8,7 +8,7 @@ namespace Graph.Runtime.Kernels;
 /// for few channels, directly (<see cref="DirectConv2d"/>), or for 3×3 layers with many channels by Winograd's
 /// transform (<see cref="WinogradConv2d"/>); <see cref="AlgorithmFor"/> picks by shape.
 /// Batches are split across <see cref="WorkerPool"/> threads image by image, each thread with its own slice of the
-/// caller's workspace; with im2col, a single image instead runs its GEMM across the threads. The kernels never allocate.
+/// caller's workspace; with im2col or Winograd, a single image instead runs its GEMMs across the threads. The kernels never allocate.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -27,7 +27,9 @@ public static unsafe class Conv2d
 
     /// <summary>
     /// The algorithm a pass with this shape uses. Winograd (3×3, stride 1, padding ≤ 2) when both sides have at least
-    /// <see cref="WinogradMinChannels"/> channels. Direct needs stride 1 and padding below the kernel size; pointwise
+    /// <see cref="WinogradMinChannels"/> channels: measured (Zen 5, one thread, batch 64) 1.5-2.2× faster than the
+    /// better of direct and im2col on 32→32 and 64→128 layers of 14² and 16→32 of 28², on par at 32→64 on 7², slower
+    /// at 16→16 on 14². Direct needs stride 1 and padding below the kernel size; pointwise
     /// convolutions keep im2col (it is free there). Otherwise, measured on the LeNet-5 and lenet-seed layers and 3×3
     /// layers of 3 to 128 channels on 7² to 56² images (Zen 5, one thread, batch 64), the direct path wins (1.2-4×)
     /// except for:

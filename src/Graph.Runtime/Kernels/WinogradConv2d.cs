@@ -9,7 +9,8 @@ namespace Graph.Runtime.Kernels;
 /// a 4×4 block of input through 16 multiplies per channel pair instead of 36. Per image group: the input, padded and
 /// channels-last, is transformed tile by tile (V = Bᵀ d B), the filters once per call (U = G g Gᵀ); then for each of
 /// the 16 transform points ξ one GEMM M[ξ] (tiles × out) = V[ξ] (tiles × in) · U[ξ] (in × out) with the existing
-/// kernels; then the output transform (Y = Aᵀ M A). Tiles go in chunks small enough that V and M stay in L2.
+/// kernels; then the output transform (Y = Aᵀ M A). Tiles go in chunks of a few images (<see cref="ChunkFloats"/>),
+/// not the whole batch's V and M (25 MB for lenet-seed's second layer).
 /// The input gradient is the same computation on the output gradient with the flipped, channel-transposed filters.
 /// The filter gradient differentiates the same tiling: ∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ], 16 GEMMs summing over
 /// tiles, then ∂g = Gᵀ ∂U G.
@@ -27,8 +28,8 @@ internal static unsafe class WinogradConv2d
     internal const int ChannelAlignment = 16;
 
     /// <summary>
-    /// Floats of V and M per chunk of tiles (2 MiB; Zen 5 has 1 MiB of L2 per core, but 1 to 8 MiB measured within
-    /// noise on lenet-seed's 64→128 layer, 14², batch 64, and fewer tiles leave the GEMMs too few rows).
+    /// Floats of V and M per chunk of tiles: 2 MiB. On lenet-seed's 64→128 layer (14², batch 64; Zen 5, 1 MiB of L2
+    /// per core) 4 and 8 MiB measured the same, 1 MiB slower (its 49-tile products leave the GEMMs too few rows).
     /// </summary>
     internal const int ChunkFloats = 512 * 1024;
 
@@ -199,21 +200,15 @@ internal static unsafe class WinogradConv2d
         where TSimd : struct, ISimd<TVector> where TVector : struct where TEpilogue : struct, IEpilogue
     {
         Conv2dShape s = plan.Shape;
-        float* padded = buffer, wide = padded + (nint)plan.ImagesPerGroup * plan.PaddedImageLength;
-        float* v = wide + (nint)plan.ImagesPerGroup * plan.WideImageLength;
-        float* m = v + (nint)Points * plan.ChunkTiles * plan.ChannelStride;
+        var buffers = plan.Buffers(buffer);
+        float* padded = buffers.Padded, wide = buffers.Wide, v = buffers.V, m = buffers.M;
         for (int image = 0; image < images; image++)
             PadChannelsLast(plan, source + (nint)image * s.InputImageLength, padded + (nint)image * plan.PaddedImageLength);
         int groupTiles = images * plan.TilesPerImage;
         for (int first = 0, chunks = DirectConv2d.BlockCount(groupTiles, plan.ChunkTiles); first < groupTiles; chunks--)
         {
             int tiles = DirectConv2d.NextBlock(groupTiles - first, chunks);
-            for (int t = 0; t < tiles; t++)
-            {
-                var (image, row, column) = plan.Tile(first + t);
-                TransformInput<TSimd, TVector>(plan.InputTile(padded, image, row, column), (nint)plan.PaddedWidth * plan.ChannelStride, plan.ChannelStride,
-                    v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
-            }
+            TransformInputs<TSimd, TVector>(plan, padded, first, tiles, v);
             bool sharesPacking = Gemm.SharesPackedB(tiles, plan.ChunkTiles, s.OutChannels, isa);
             for (int point = 0; point < Points; point++)
             {
@@ -239,6 +234,18 @@ internal static unsafe class WinogradConv2d
         }
     }
 
+    /// <summary>V of a chunk's tiles (group tiles [first, first + tiles)), from the group's padded images.</summary>
+    private static void TransformInputs<TSimd, TVector>(in WinogradPlan plan, float* padded, int first, int tiles, float* v)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        for (int t = 0; t < tiles; t++)
+        {
+            var (image, row, column) = plan.Tile(first + t);
+            TransformInput<TSimd, TVector>(plan.InputTile(padded, image, row, column), (nint)plan.PaddedWidth * plan.ChannelStride,
+                plan.ChannelStride, v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
+        }
+    }
+
     /// <summary>
     /// The filter gradient's share of one group of images on one thread: input tiles transformed as in the forward
     /// pass (V), output-gradient tiles by A ∂Y Aᵀ (Z), and ∂U[ξ] += V[ξ]ᵀ · Z[ξ] into the thread's partial
@@ -249,9 +256,8 @@ internal static unsafe class WinogradConv2d
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         Conv2dShape s = plan.Shape;
-        float* padded = buffer, wide = padded + (nint)plan.ImagesPerGroup * plan.PaddedImageLength;
-        float* v = wide + (nint)plan.ImagesPerGroup * plan.WideImageLength;
-        float* z = v + (nint)Points * plan.ChunkTiles * plan.ChannelStride;
+        var buffers = plan.Buffers(buffer);
+        float* padded = buffers.Padded, wide = buffers.Wide, v = buffers.V, z = buffers.M;
         for (int image = 0; image < images; image++)
         {
             PadChannelsLast(plan, input + (nint)image * s.InputImageLength, padded + (nint)image * plan.PaddedImageLength);
@@ -263,11 +269,10 @@ internal static unsafe class WinogradConv2d
         for (int first = 0, chunks = DirectConv2d.BlockCount(groupTiles, plan.ChunkTiles); first < groupTiles; chunks--)
         {
             int tiles = DirectConv2d.NextBlock(groupTiles - first, chunks);
+            TransformInputs<TSimd, TVector>(plan, padded, first, tiles, v);
             for (int t = 0; t < tiles; t++)
             {
                 var (image, row, column) = plan.Tile(first + t);
-                TransformInput<TSimd, TVector>(plan.InputTile(padded, image, row, column), (nint)plan.PaddedWidth * plan.ChannelStride,
-                    plan.ChannelStride, v + (nint)t * plan.ChannelStride, (nint)plan.ChunkTiles * plan.ChannelStride);
                 TransformGradient<TSimd, TVector>(plan.OutputTile(wide, image, row, column), (nint)plan.WideWidth * plan.OutChannelStride,
                     plan.OutChannelStride, z + (nint)t * plan.OutChannelStride, (nint)plan.ChunkTiles * plan.OutChannelStride);
             }
@@ -468,8 +473,10 @@ internal readonly unsafe struct WinogradPlan
         int target = Math.Clamp(WinogradConv2d.ChunkFloats / (Points * (ChannelStride + OutChannelStride)), 1, WinogradConv2d.MaxChunkTiles);
         if (TilesPerImage >= target)
         {
+            // Large images: each in the fewest chunks of at most target tiles, as even as the chunk loop makes them.
             ImagesPerGroup = 1;
-            ChunkTiles = (TilesPerImage + DirectConv2d.BlockCount(TilesPerImage, target) - 1) / DirectConv2d.BlockCount(TilesPerImage, target);
+            int chunks = DirectConv2d.BlockCount(TilesPerImage, target);
+            ChunkTiles = (TilesPerImage + chunks - 1) / chunks;
         }
         else
         {
@@ -502,15 +509,32 @@ internal readonly unsafe struct WinogradPlan
     private long TransformedLength => (long)Points * Shape.Channels * Shape.OutChannels;
     private long PackedLength => Gemm.PackedLength(ChunkTiles, Shape.OutChannels, Shape.Channels, operandA: false);
 
-    public int SharedLength => checked((int)(TransformedLength + Points * PackedLength));
+    /// <summary>The transformed filters and their packed copies, or for the filter gradient the summed ∂U.</summary>
+    public int SharedLength => checked((int)(TransformedLength + (FilterGradient ? 0 : Points * PackedLength)));
 
     public int PerThreadLength => checked((int)(ChunkLength + (FilterGradient ? TransformedLength : 0)));
 
-    /// <summary>A thread's padded images, wide images, V and M.</summary>
+    /// <summary>Floats of a thread's <see cref="Buffers"/>.</summary>
     private long ChunkLength => (long)ImagesPerGroup * (PaddedImageLength + WideImageLength)
         + (long)Points * ChunkTiles * (ChannelStride + OutChannelStride);
 
-    /// <summary>Part <paramref name="part"/>'s buffers.</summary>
+    /// <summary>
+    /// A thread's buffers, from the start of its share: padded input images, wide output (gradient) images, and one
+    /// chunk's V and M (or Z).
+    /// </summary>
+    public ThreadBuffers Buffers(float* buffer)
+    {
+        float* wide = buffer + (nint)ImagesPerGroup * PaddedImageLength;
+        float* v = wide + (nint)ImagesPerGroup * WideImageLength;
+        return new ThreadBuffers(buffer, wide, v, v + (nint)Points * ChunkTiles * ChannelStride);
+    }
+
+    public readonly struct ThreadBuffers(float* padded, float* wide, float* v, float* m)
+    {
+        public readonly float* Padded = padded, Wide = wide, V = v, M = m;
+    }
+
+    /// <summary>The start of part <paramref name="part"/>'s share of the workspace.</summary>
     public float* ThreadBuffer(float* workspace, int part) => workspace + SharedLength + (nint)part * PerThreadLength;
 
     /// <summary>Part <paramref name="part"/>'s partial sum of ∂U (filter gradient).</summary>
