@@ -19,6 +19,12 @@ public enum Conv2dAlgorithm
     /// tiles of up to 8 channels. Stride 1 only, with padding at most kernel − 1 (so the input gradient is a convolution too).
     /// </summary>
     Direct,
+
+    /// <summary>
+    /// Winograd's F(2×2, 3×3) (<see cref="WinogradConv2d"/>): 2.25× fewer multiplies, as 16 GEMMs over transformed
+    /// tiles. 3×3, stride 1, padding at most 2.
+    /// </summary>
+    Winograd,
 }
 
 /// <summary>

@@ -143,6 +143,13 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// Whether a <see cref="Prepack"/> of op(B) for an m1×n product also serves an m2×n one (same n and k): the
+    /// micro-kernel, hence the packed layout, can depend on the row count.
+    /// </summary>
+    internal static bool SharesPackedB(int m1, int m2, int n, KernelIsa isa) =>
+        isa != KernelIsa.Avx512 || PreferWideTile(m1, n) == PreferWideTile(m2, n);
+
+    /// <summary>
     /// The area of the tile grid that <see cref="MultiplyUnchecked"/> computes for an m×n product (m×n plus the
     /// padding of its edge tiles), for callers that can choose between computing C and Cᵀ.
     /// </summary>

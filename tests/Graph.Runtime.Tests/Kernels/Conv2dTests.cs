@@ -153,8 +153,8 @@ public class Conv2dTests
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 2, 2, 1, 1), ConvolutionPass.Forward));
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(1, 9, 9, 4, 3, 3, 1, 1, 3, 3), ConvolutionPass.Forward));
         });
-        // The default choice (see AlgorithmFor): LeNet-5 goes direct, lenet-seed's first forward pass (9 taps) and its
-        // second layer's filter gradient (73728 weights) keep the GEMM, as do pointwise convolutions.
+        // The default choice (see AlgorithmFor): LeNet-5 goes direct, lenet-seed's first forward pass (9 taps) keeps
+        // the GEMM, as do pointwise convolutions; its second layer (64→128 3×3) takes Winograd.
         var lenet1 = new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2);
         var seed1 = new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1);
         var seed2 = new Conv2dShape(64, 14, 14, 128, 3, 3, 1, 1, 1, 1);
@@ -165,10 +165,11 @@ public class Conv2dTests
         }
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
-        Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
-        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2, ConvolutionPass.BackwardFilter));
-        // Wider layers than the direct path was measured on stay on the GEMM.
-        var wide = new Conv2dShape(128, 14, 14, 256, 3, 3, 1, 1, 1, 1);
+        foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, pass));
+        // A filter gradient of more than DirectMaxFilterWeights keeps the GEMM.
+        Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed2 with { KernelH = 5, KernelW = 5 }, ConvolutionPass.BackwardFilter));
+        // Wider layers than the direct path was measured on stay on the GEMM (but 3×3 ones, which take Winograd).
+        var wide = new Conv2dShape(128, 14, 14, 256, 5, 5, 1, 1, 2, 2);
         foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(wide, pass));
     }
 
@@ -272,8 +273,17 @@ public class Conv2dTests
         Conv2d.Forward(s, batch, input, weights, output, new float[oneThread]);
 
         for (int i = 0; i < output.Length; i++) AssertClose(expected[i], scale[i], output[i], $"output {i}");
-        // The filter gradient needs the most (the whole share on either path).
-        Assert.Throws<ArgumentException>(() =>
-            Conv2d.BackwardFilter(s, batch, input, output, new float[s.WeightsLength], new float[oneThread - 1], accumulate: false));
+        // The share is exact: some pass (the filter gradient on im2col and direct, the forward pass or the input
+        // gradient with Winograd) refuses one float less.
+        var tooSmall = new float[oneThread - 1];
+        var gradInput = new float[input.Length];
+        static bool Refused(Action pass)
+        {
+            try { pass(); return false; }
+            catch (ArgumentException) { return true; }
+        }
+        Assert.True(Refused(() => Conv2d.Forward(s, batch, input, weights, output, tooSmall))
+            || Refused(() => Conv2d.BackwardInput(s, batch, output, weights, gradInput, tooSmall))
+            || Refused(() => Conv2d.BackwardFilter(s, batch, input, output, new float[s.WeightsLength], tooSmall, accumulate: false)));
     }
 }

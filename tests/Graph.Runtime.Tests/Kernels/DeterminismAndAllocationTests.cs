@@ -75,9 +75,11 @@ public class DeterminismAndAllocationTests
     [Theory]
     [InlineData(Conv2dAlgorithm.Im2ColGemm)]
     [InlineData(Conv2dAlgorithm.Direct)]
+    [InlineData(Conv2dAlgorithm.Winograd)]
     public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm)
     {
-        var s = new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
+        // Winograd takes 3×3 kernels only.
+        var s = algorithm == Conv2dAlgorithm.Winograd ? new Conv2dShape(17, 15, 13, 40, 3, 3, 1, 1, 1, 1) : new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
         const int batch = 8;
         float[] input = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] gradOutput = Random(batch * s.OutputImageLength, 7);
@@ -109,15 +111,42 @@ public class DeterminismAndAllocationTests
     }
 
     [Fact]
+    public void WinogradOnOneImageSplitsItsProductsWithoutChangingResults()
+    {
+        // One image: a single part, whose products (128 tiles × 128 × 128 per point) are split across the pool.
+        var s = new Conv2dShape(128, 28, 28, 128, 3, 3, 1, 1, 1, 1);
+        float[] input = Random(s.InputImageLength, 10), weights = Random(s.WeightsLength, 11), gradOutput = Random(s.OutputImageLength, 12);
+        (float[] Output, float[] GradInput, float[] GradWeights) Run(int threads)
+        {
+            var output = new float[gradOutput.Length];
+            var gradInput = new float[input.Length];
+            var gradWeights = new float[weights.Length];
+            WithThreads(threads, () => WithAlgorithm(Conv2dAlgorithm.Winograd, () =>
+            {
+                var workspace = new float[Conv2d.WorkspaceLength(s, 1)];
+                Conv2d.Forward(s, 1, input, weights, output, workspace);
+                Conv2d.BackwardInput(s, 1, gradOutput, weights, gradInput, workspace);
+                Conv2d.BackwardFilter(s, 1, input, gradOutput, gradWeights, workspace, accumulate: false);
+            }));
+            return (output, gradInput, gradWeights);
+        }
+        var single = Run(1);
+        var split = Run(2);
+        Assert.Equal(single.Output, split.Output);
+        Assert.Equal(single.GradInput, split.GradInput);
+        Assert.Equal(single.GradWeights, split.GradWeights);
+    }
+
+    [Fact]
     public void SteadyStateKernelCallsAllocateNothing()
     {
         float[] a = Random(300 * 400, 1), b = Random(400 * 350, 2), c = new float[300 * 350], bias = Random(350, 3);
         float[] x = Random(400, 4), y = new float[350];
-        var s = new Conv2dShape(3, 20, 20, 6, 5, 5, 1, 1, 2, 2);
+        var s = new Conv2dShape(3, 20, 20, 6, 3, 3, 1, 1, 1, 1);
         const int batch = 4;
         float[] image = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] output = new float[batch * s.OutputImageLength], gradInput = new float[image.Length], gradWeights = new float[weights.Length];
-        // Room for both convolution algorithms, each forced below.
+        // Room for every convolution algorithm, each forced below.
         float[] workspace = new float[Enum.GetValues<Conv2dAlgorithm>().Max(a => WithAlgorithm(a, () => Conv2d.WorkspaceLength(s, batch)))];
         var pool = new Pool2dShape(6, 20, 20, 2, 2, 2, 2);
         float[] pooled = new float[batch * pool.OutputImageLength], rowResults = new float[300];
@@ -130,7 +159,7 @@ public class DeterminismAndAllocationTests
             Gemm.Multiply(Transpose.None, Transpose.None, 300, 10, 400, a, 400, b, 10, c, 10, false, new BiasColumnsReluEpilogue(bias));
             Gemm.Multiply(Transpose.None, Transpose.None, 1, 350, 400, x, 400, b, 350, y, 350, false, new BiasColumnsEpilogue(bias));
             // Set directly: a closure for WithAlgorithm would itself allocate.
-            foreach (var algorithm in (ReadOnlySpan<Conv2dAlgorithm>)[Conv2dAlgorithm.Im2ColGemm, Conv2dAlgorithm.Direct])
+            foreach (var algorithm in (ReadOnlySpan<Conv2dAlgorithm>)[Conv2dAlgorithm.Im2ColGemm, Conv2dAlgorithm.Direct, Conv2dAlgorithm.Winograd])
             {
                 Conv2d.ForcedAlgorithmOnThisThread = algorithm;
                 Conv2d.Forward(s, batch, image, weights, output, workspace, new BiasRowsReluEpilogue(bias));
