@@ -13,6 +13,8 @@ public class GemmTests
     [
         (1, 1, 1), (1, 17, 3), (17, 1, 129), (1, 129, 300), (129, 1, 17), (3, 3, 3), (17, 129, 3), (129, 17, 33),
         (13, 47, 300), (200, 70, 20), (31, 33, 257), (150, 300, 64),
+        // More rows than GEMM reads B in place for (GemmBInPlace.MaxRows): B packed.
+        (300, 40, 20),
         // Narrow products (N well below the packed tile width): one and two k blocks.
         (64, 10, 300), (300, 5, 257), (150, 9, 20),
         // Few rows (the 6×64 AVX-512 tile): one and two k blocks, edge tiles in both directions.
