@@ -87,6 +87,11 @@ internal readonly unsafe struct WideLayout
         CopyPlanes(image, Shape.Height * Shape.Width, Shape.Width,
             padded + Shape.PadH * PaddedWidth + Shape.PadW, PaddedPlane, PaddedWidth, Shape.Channels, Shape.Height, Shape.Width);
 
+    /// <summary>The inverse of <see cref="Pad"/>: copies the interior of a padded image into an image.</summary>
+    public void Unpad(float* padded, float* image) =>
+        CopyPlanes(padded + Shape.PadH * PaddedWidth + Shape.PadW, PaddedPlane, PaddedWidth,
+            image, Shape.Height * Shape.Width, Shape.Width, Shape.Channels, Shape.Height, Shape.Width);
+
     /// <summary>Copies the real outputs of <paramref name="rows"/> wide rows into NCHW planes.</summary>
     public void Crop(float* wide, int rows, float* planes) =>
         CopyPlanes(wide, RowStride, PaddedWidth, planes, Shape.OutSpatial, Shape.OutWidth, rows, Shape.OutHeight, Shape.OutWidth);
@@ -110,7 +115,10 @@ internal readonly unsafe struct WideLayout
 /// are register-tiled products of packed weights with that buffer read at each tap's offset
 /// (<see cref="DirectConv2dTiles.Correlate{TSimd, TVector, TRows, TCols}"/>); the input gradient is the forward
 /// convolution of the output gradient, padded by kernel − 1 − pad, with the weights transposed and flipped. Taps are
-/// ordered kernel row first, so a tile skips the kernel rows that only meet padding for its positions. The filter
+/// ordered kernel row first, so a tile skips the kernel rows that only meet padding for its positions. Where that
+/// padding is wider than the forward pass's (<see cref="ScattersInputGradient"/>: most taps would read zeros), the
+/// input gradient is scattered instead: per tap, the same tiles multiply the output gradient on the forward pass's
+/// wide rows by that tap's weights and add the products into a padded input-gradient image at the tap's offset. The filter
 /// gradient's tiles run through a few images at a time (<see cref="FilterImages"/>) into lane-wise partials per
 /// thread, reduced across lanes once at the end. Images are split
 /// across <see cref="WorkerPool"/> threads in fixed contiguous ranges; filter-gradient partials are added in thread
@@ -122,19 +130,36 @@ internal static unsafe class DirectConv2d
     public static bool Supports(in Conv2dShape s) =>
         s.StrideH == 1 && s.StrideW == 1 && s.PadH < s.KernelH && s.PadW < s.KernelW;
 
+    /// <summary>
+    /// Whether the input gradient is scattered on the forward geometry rather than correlated on its own: when the
+    /// forward padding is below half the kernel − 1 on either axis, so that the gathering form's output-gradient
+    /// padding (kernel − 1 − pad) is wider. The scattered form also adds the wide gaps' zero gradients times a
+    /// weight into the image: the same sums for finite weights, but an infinite or NaN weight then reaches a few
+    /// more input-gradient elements than the reference's.
+    /// </summary>
+    public static bool ScattersInputGradient(in Conv2dShape s) => 2 * s.PadH < s.KernelH - 1 || 2 * s.PadW < s.KernelW - 1;
+
     /// <summary>The input gradient's geometry: the output gradient convolved with the flipped, transposed weights.</summary>
     public static Conv2dShape InputGradientShape(in Conv2dShape s) =>
         new(s.OutChannels, s.OutHeight, s.OutWidth, s.Channels, s.KernelH, s.KernelW, 1, 1,
             s.KernelH - 1 - s.PadH, s.KernelW - 1 - s.PadW);
 
-    /// <summary>Floats shared by all threads: the packed weights and the tap offsets (stored as ints).</summary>
+    /// <summary>Floats shared by all threads: the packed weights and the tap offsets (stored as ints; the scattered
+    /// input gradient's are the output-gradient rows' offsets, then the taps').</summary>
     public static int SharedWorkspace(in Conv2dShape s) =>
-        checked(s.WeightsLength + Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW);
+        checked(s.WeightsLength + Math.Max(Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW,
+            s.OutChannels + s.KernelH * s.KernelW));
 
     /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient holds
     /// <see cref="FilterImages"/> of each, plus its lane-wise partials and its sum.</summary>
     public static int PerThreadWorkspace(in Conv2dShape s, ConvolutionPass pass)
     {
+        if (pass == ConvolutionPass.BackwardInput && ScattersInputGradient(s))
+        {
+            // The output gradient on wide rows and the padded input gradient.
+            var forward = new WideLayout(s);
+            return checked(s.OutChannels * forward.RowStride + forward.PaddedLength);
+        }
         if (pass == ConvolutionPass.BackwardInput)
         {
             var gradient = new WideLayout(InputGradientShape(s));
@@ -181,6 +206,16 @@ internal static unsafe class DirectConv2d
         float* workspace, int workspaceLength)
     {
         int kernel = s.KernelH * s.KernelW;
+        if (ScattersInputGradient(s))
+        {
+            // Per tap t = (ky, kx), every output channel: packed[c, (t, o)] = weights[o, c, t] (a "kernel" of
+            // KH·KW rows of one column over the output channels, in PackRows' terms).
+            PackRows(weights, s.Channels, kernel, s.OutChannels, kernel, 1, channelStride: s.Channels * kernel,
+                kernelRowStride: 1, kernelColumnStride: 0, workspace);
+            Run(ConvolutionPass.BackwardInput, s, new WideLayout(s), batch, gradOutput, null, gradInput, workspace,
+                workspaceLength, new NoEpilogue());
+            return;
+        }
         // Transposed and flipped: packed[c, (ky', o, kx')] = weights[o, c, KH−1−ky', KW−1−kx'].
         PackRows(weights + kernel - 1, s.Channels, kernel, s.OutChannels, s.KernelH, s.KernelW,
             channelStride: s.Channels * kernel, kernelRowStride: -s.KernelW, kernelColumnStride: -1, workspace);
@@ -244,11 +279,19 @@ internal static unsafe class DirectConv2d
         where TEpilogue : struct, IEpilogue
     {
         int* taps = (int*)(workspace + s.WeightsLength);
-        layout.WriteTaps(taps, kernelRowOutermost: pass != ConvolutionPass.BackwardFilter);
+        bool scatter = pass == ConvolutionPass.BackwardInput && ScattersInputGradient(s);
+        if (scatter)
+        {
+            // The output-gradient rows on the wide layout, then each tap's offset in the padded input gradient.
+            for (int o = 0; o < s.OutChannels; o++) taps[o] = o * layout.RowStride;
+            for (int ky = 0, t = s.OutChannels; ky < s.KernelH; ky++)
+                for (int kx = 0; kx < s.KernelW; kx++) taps[t++] = ky * layout.PaddedWidth + kx;
+        }
+        else layout.WriteTaps(taps, kernelRowOutermost: pass != ConvolutionPass.BackwardFilter);
         if (batch == 0) return 0;
         int parts = Parts(s, pass, batch, workspaceLength);
         var job = DirectConvolutionJob<TEpilogue>.ForCurrentThread;
-        job.Set(pass, s, layout, batch, source, gradOutput, result, workspace, taps, epilogue, KernelIsaSelector.Current);
+        job.Set(pass, scatter, s, layout, batch, source, gradOutput, result, workspace, taps, epilogue, KernelIsaSelector.Current);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
         return parts;
@@ -288,6 +331,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
     [ThreadStatic] private static DirectConvolutionJob<TEpilogue>? t_instance;
 
     private ConvolutionPass _pass;
+    private bool _scatter;
     private Conv2dShape _workspaceShape;
     private WideLayout _layout;
     private int _batch;
@@ -298,10 +342,10 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
 
     public static DirectConvolutionJob<TEpilogue> ForCurrentThread => t_instance ??= new DirectConvolutionJob<TEpilogue>();
 
-    public void Set(ConvolutionPass pass, in Conv2dShape workspaceShape, in WideLayout layout, int batch, float* source,
-        float* gradOutput, float* result, float* workspace, int* taps, in TEpilogue epilogue, KernelIsa isa)
+    public void Set(ConvolutionPass pass, bool scatter, in Conv2dShape workspaceShape, in WideLayout layout, int batch,
+        float* source, float* gradOutput, float* result, float* workspace, int* taps, in TEpilogue epilogue, KernelIsa isa)
     {
-        (_pass, _workspaceShape, _layout, _batch, _isa) = (pass, workspaceShape, layout, batch, isa);
+        (_pass, _scatter, _workspaceShape, _layout, _batch, _isa) = (pass, scatter, workspaceShape, layout, batch, isa);
         _source = source;
         _gradOutput = gradOutput;
         _result = result;
@@ -328,6 +372,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
     {
         float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _pass, _workspace, part);
         if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
+        else if (_scatter) ScatterInputGradient<TSimd, TVector>(buffer, first, end);
         else Correlate<TSimd, TVector>(buffer, first, end);
     }
 
@@ -354,7 +399,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
                     layout.KernelRows(v * lanes, Math.Min((v + columns) * lanes, layout.Positions), out int firstRow, out int endRow);
                     int firstTap = Math.Min(firstRow, endRow) * tapsPerRow, tapCount = Math.Max(0, endRow - firstRow) * tapsPerRow;
                     DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, columns, tapCount, _taps + firstTap,
-                        weights + (nint)firstTap * count, padded + v * lanes, output + v * lanes, stride);
+                        weights + (nint)firstTap * count, padded + v * lanes, output + v * lanes, stride, accumulate: false);
                 }
                 row += count;
             }
@@ -362,6 +407,44 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
             layout.Crop(wide, rows, image);
             for (int o = 0; o < rows; o++)
                 _epilogue.Apply(new Span<float>(image + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+        }
+    }
+
+    /// <summary>
+    /// Scattered input gradient (<see cref="DirectConv2d.ScattersInputGradient"/>): spread the output gradient on
+    /// wide rows; per block of input channels, tap and run of positions, add Σ_o weights[o, c, tap] · gradient[o, q]
+    /// into the padded input gradient at q + the tap's offset; copy its interior out. The output-gradient rows' wide
+    /// gaps (zero) add nothing to finite sums.
+    /// </summary>
+    private void ScatterInputGradient<TSimd, TVector>(float* buffer, int first, int end)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        WideLayout layout = _layout;
+        Conv2dShape s = layout.Shape;
+        int rows = s.Channels, outChannels = s.OutChannels, kernel = s.KernelH * s.KernelW, lanes = TSimd.Count;
+        int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride, plane = layout.PaddedPlane;
+        float* wide = buffer, padded = buffer + (nint)outChannels * stride;
+        int* gradientRows = _taps, tapOffsets = _taps + outChannels;
+        // The wide gaps and slack stay zero; Spread only writes the real positions.
+        new Span<float>(wide, outChannels * stride).Clear();
+        for (int n = first; n < end; n++)
+        {
+            layout.Spread(_source + (nint)n * s.OutputImageLength, outChannels, wide);
+            new Span<float>(padded, layout.PaddedLength).Clear();
+            for (int row = 0, blocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.CorrelateRows); row < rows; blocks--)
+            {
+                int count = DirectConv2d.NextBlock(rows - row, blocks);
+                float* weights = _workspace + (nint)row * kernel * outChannels;
+                for (int tap = 0; tap < kernel; tap++, weights += (nint)outChannels * count)
+                {
+                    float* output = padded + (nint)row * plane + tapOffsets[tap];
+                    for (int v = 0; v < vectors; v += DirectConv2dTiles.CorrelateColumns)
+                        DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, Math.Min(DirectConv2dTiles.CorrelateColumns, vectors - v),
+                            outChannels, gradientRows, weights, wide + v * lanes, output + v * lanes, plane, accumulate: true);
+                }
+                row += count;
+            }
+            layout.Unpad(padded, _result + (nint)n * s.InputImageLength);
         }
     }
 

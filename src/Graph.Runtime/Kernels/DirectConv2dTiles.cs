@@ -38,10 +38,11 @@ internal static unsafe class DirectConv2dTiles
 
     /// <summary>
     /// <c>output[r·outputStride + j] = Σ_k weights[k·TRows + r] · source[taps[k] + j]</c> for TRows rows and
-    /// TCols vectors of positions j: per tap, TCols loads and TRows broadcasts feed TRows·TCols FMAs.
+    /// TCols vectors of positions j (added to the output when <paramref name="accumulate"/>): per tap, TCols loads
+    /// and TRows broadcasts feed TRows·TCols FMAs.
     /// </summary>
     public static void Correlate<TSimd, TVector, TRows, TCols>(int tapCount, int* taps, float* weights, float* source,
-        float* output, nint outputStride)
+        float* output, nint outputStride, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TCols : struct, ITileCount
     {
         int rows = TRows.Value, cols = TCols.Value, lanes = TSimd.Count;
@@ -113,23 +114,30 @@ internal static unsafe class DirectConv2dTiles
                 if (cols > 2) c72 = TSimd.MultiplyAdd(w7, x2, c72);
             }
         }
-        StoreRow<TSimd, TVector, TCols>(output, c00, c01, c02);
-        if (rows > 1) StoreRow<TSimd, TVector, TCols>(output + 1 * outputStride, c10, c11, c12);
-        if (rows > 2) StoreRow<TSimd, TVector, TCols>(output + 2 * outputStride, c20, c21, c22);
-        if (rows > 3) StoreRow<TSimd, TVector, TCols>(output + 3 * outputStride, c30, c31, c32);
-        if (rows > 4) StoreRow<TSimd, TVector, TCols>(output + 4 * outputStride, c40, c41, c42);
-        if (rows > 5) StoreRow<TSimd, TVector, TCols>(output + 5 * outputStride, c50, c51, c52);
-        if (rows > 6) StoreRow<TSimd, TVector, TCols>(output + 6 * outputStride, c60, c61, c62);
-        if (rows > 7) StoreRow<TSimd, TVector, TCols>(output + 7 * outputStride, c70, c71, c72);
+        StoreRow<TSimd, TVector, TCols>(output, c00, c01, c02, accumulate);
+        if (rows > 1) StoreRow<TSimd, TVector, TCols>(output + 1 * outputStride, c10, c11, c12, accumulate);
+        if (rows > 2) StoreRow<TSimd, TVector, TCols>(output + 2 * outputStride, c20, c21, c22, accumulate);
+        if (rows > 3) StoreRow<TSimd, TVector, TCols>(output + 3 * outputStride, c30, c31, c32, accumulate);
+        if (rows > 4) StoreRow<TSimd, TVector, TCols>(output + 4 * outputStride, c40, c41, c42, accumulate);
+        if (rows > 5) StoreRow<TSimd, TVector, TCols>(output + 5 * outputStride, c50, c51, c52, accumulate);
+        if (rows > 6) StoreRow<TSimd, TVector, TCols>(output + 6 * outputStride, c60, c61, c62, accumulate);
+        if (rows > 7) StoreRow<TSimd, TVector, TCols>(output + 7 * outputStride, c70, c71, c72, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TSimd, TVector, TCols>(float* output, TVector c0, TVector c1, TVector c2)
+    private static void StoreRow<TSimd, TVector, TCols>(float* output, TVector c0, TVector c1, TVector c2, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
     {
+        int lanes = TSimd.Count;
+        if (accumulate)
+        {
+            c0 = TSimd.Add(TSimd.Load(output), c0);
+            if (TCols.Value > 1) c1 = TSimd.Add(TSimd.Load(output + lanes), c1);
+            if (TCols.Value > 2) c2 = TSimd.Add(TSimd.Load(output + 2 * lanes), c2);
+        }
         TSimd.Store(c0, output);
-        if (TCols.Value > 1) TSimd.Store(c1, output + TSimd.Count);
-        if (TCols.Value > 2) TSimd.Store(c2, output + 2 * TSimd.Count);
+        if (TCols.Value > 1) TSimd.Store(c1, output + lanes);
+        if (TCols.Value > 2) TSimd.Store(c2, output + 2 * lanes);
     }
 
     /// <summary>
@@ -227,30 +235,30 @@ internal static unsafe class DirectConv2dTiles
 
     /// <summary>Runs <see cref="Correlate{TSimd, TVector, TRows, TCols}"/> with run-time tile sizes.</summary>
     public static void CorrelateAny<TSimd, TVector>(int rows, int cols, int tapCount, int* taps, float* weights,
-        float* source, float* output, nint outputStride) where TSimd : struct, ISimd<TVector> where TVector : struct
+        float* source, float* output, nint outputStride, bool accumulate) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         switch (rows)
         {
-            case 1: CorrelateTileColumns<TSimd, TVector, Tile1>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 2: CorrelateTileColumns<TSimd, TVector, Tile2>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 3: CorrelateTileColumns<TSimd, TVector, Tile3>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 4: CorrelateTileColumns<TSimd, TVector, Tile4>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 5: CorrelateTileColumns<TSimd, TVector, Tile5>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 6: CorrelateTileColumns<TSimd, TVector, Tile6>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            case 7: CorrelateTileColumns<TSimd, TVector, Tile7>(cols, tapCount, taps, weights, source, output, outputStride); break;
-            default: CorrelateTileColumns<TSimd, TVector, Tile8>(cols, tapCount, taps, weights, source, output, outputStride); break;
+            case 1: CorrelateTileColumns<TSimd, TVector, Tile1>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 2: CorrelateTileColumns<TSimd, TVector, Tile2>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 3: CorrelateTileColumns<TSimd, TVector, Tile3>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 4: CorrelateTileColumns<TSimd, TVector, Tile4>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 5: CorrelateTileColumns<TSimd, TVector, Tile5>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 6: CorrelateTileColumns<TSimd, TVector, Tile6>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 7: CorrelateTileColumns<TSimd, TVector, Tile7>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            default: CorrelateTileColumns<TSimd, TVector, Tile8>(cols, tapCount, taps, weights, source, output, outputStride, accumulate); break;
         }
     }
 
     private static void CorrelateTileColumns<TSimd, TVector, TRows>(int cols, int tapCount, int* taps, float* weights,
-        float* source, float* output, nint outputStride)
+        float* source, float* output, nint outputStride, bool accumulate)
         where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
     {
         switch (cols)
         {
-            case 1: Correlate<TSimd, TVector, TRows, Tile1>(tapCount, taps, weights, source, output, outputStride); break;
-            case 2: Correlate<TSimd, TVector, TRows, Tile2>(tapCount, taps, weights, source, output, outputStride); break;
-            default: Correlate<TSimd, TVector, TRows, Tile3>(tapCount, taps, weights, source, output, outputStride); break;
+            case 1: Correlate<TSimd, TVector, TRows, Tile1>(tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            case 2: Correlate<TSimd, TVector, TRows, Tile2>(tapCount, taps, weights, source, output, outputStride, accumulate); break;
+            default: Correlate<TSimd, TVector, TRows, Tile3>(tapCount, taps, weights, source, output, outputStride, accumulate); break;
         }
     }
 

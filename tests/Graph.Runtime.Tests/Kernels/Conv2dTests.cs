@@ -100,6 +100,9 @@ public class Conv2dTests
                 yield return [isa[0], algorithm, new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1)];
                 yield return [isa[0], algorithm, new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1)];
                 yield return [isa[0], algorithm, new Conv2dShape(16, 7, 7, 32, 3, 3, 1, 1, 1, 1)];
+                // Less padding than half the kernel: the direct path scatters the input gradient (17 channels: 3 blocks).
+                yield return [isa[0], algorithm, new Conv2dShape(17, 9, 23, 5, 5, 3, 1, 1, 1, 0)];
+                yield return [isa[0], algorithm, new Conv2dShape(6, 14, 14, 16, 5, 5)];
             }
     }
 
@@ -163,6 +166,11 @@ public class Conv2dTests
             Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(lenet1, pass));
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1), pass));
         }
+        // The direct input gradient scatters where the forward padding is below half the kernel − 1 (LeNet-5's second
+        // layer), and gathers on its own padded geometry otherwise.
+        Assert.True(DirectConv2d.ScattersInputGradient(new Conv2dShape(6, 14, 14, 16, 5, 5)));
+        Assert.False(DirectConv2d.ScattersInputGradient(lenet1));
+        Assert.False(DirectConv2d.ScattersInputGradient(seed2));
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
