@@ -174,14 +174,16 @@ internal static unsafe class DirectConv2d
 
     /// <summary>
     /// Images the filter gradient's tiles run through before adding to the lane-wise partials (fewer partial
-    /// updates and tile calls): up to 8, as many as keep their padded inputs and wide gradients within 128 KiB.
+    /// updates and tile calls): up to 8, as many as keep their padded inputs and wide gradients within 32 KiB (L1:
+    /// each tile call streams them again), but at least enough for about 48 vectors of positions per call.
     /// A function of the shape only, so the summation order never changes.
     /// </summary>
     public static int FilterImages(in Conv2dShape s)
     {
         var layout = new WideLayout(s);
         long image = layout.PaddedLength + (long)s.OutChannels * layout.RowStride;
-        return (int)Math.Clamp(32768 / image, 1, 8);
+        int vectors = (layout.Positions + WideLayout.MaxLanes - 1) / WideLayout.MaxLanes;
+        return (int)Math.Clamp(Math.Max(8192 / image, 48 / vectors), 1, 8);
     }
 
     /// <summary>Start of part <paramref name="part"/>'s share of the workspace (after the shared floats).</summary>

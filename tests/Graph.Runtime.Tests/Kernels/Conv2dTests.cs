@@ -131,7 +131,7 @@ public class Conv2dTests
                     yield return [new Conv2dShape(c, height, width, o, kernel, kernel, 1, 1, pad, pad), 1 + index % 5];
                 }
         yield return [new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2), 2];   // LeNet-5's first layer
-        yield return [new Conv2dShape(6, 14, 14, 16, 5, 5), 19];             // LeNet-5's second layer: several filter-gradient chunks of 8 per thread
+        yield return [new Conv2dShape(6, 14, 14, 16, 5, 5), 19];             // LeNet-5's second layer: several filter-gradient chunks of images per thread
         yield return [new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1), 2]; // lenet-seed's first layer
         yield return [new Conv2dShape(3, 1, 40, 4, 1, 3, 1, 1, 0, 1), 2];   // one row, 1×3 kernel
         yield return [new Conv2dShape(2, 9, 6, 5, 5, 2, 1, 1, 4, 1), 4];    // padding kernel − 1
