@@ -139,6 +139,19 @@ internal static unsafe class DirectConv2d
     /// </summary>
     public static bool ScattersInputGradient(in Conv2dShape s) => 2 * s.PadH < s.KernelH - 1 || 2 * s.PadW < s.KernelW - 1;
 
+    /// <summary>
+    /// Whether the filter gradient puts output channels along the lanes
+    /// (<see cref="DirectConv2dTiles.ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/>) instead of wide positions:
+    /// when the channels fill whole vectors of every width and the wide rows would leave a fifth of the lanes idle
+    /// (short rows, whose wide gaps of kernel − 1 columns are a large share: LeNet-5's second layer uses 69 %).
+    /// </summary>
+    public static bool FilterGradientOverChannels(in Conv2dShape s)
+    {
+        var layout = new WideLayout(s);
+        int lanes = (layout.Positions + WideLayout.MaxLanes - 1) / WideLayout.MaxLanes * WideLayout.MaxLanes;
+        return s.OutChannels % WideLayout.MaxLanes == 0 && 5L * s.OutSpatial < 4L * lanes;
+    }
+
     /// <summary>The input gradient's geometry: the output gradient convolved with the flipped, transposed weights.</summary>
     public static Conv2dShape InputGradientShape(in Conv2dShape s) =>
         new(s.OutChannels, s.OutHeight, s.OutWidth, s.Channels, s.KernelH, s.KernelW, 1, 1,
@@ -373,7 +386,9 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
     private void Images<TSimd, TVector>(int part, int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _pass, _workspace, part);
-        if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
+        if (_pass == ConvolutionPass.BackwardFilter && DirectConv2d.FilterGradientOverChannels(_layout.Shape))
+            ChannelFilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
+        else if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
         else if (_scatter) ScatterInputGradient<TSimd, TVector>(buffer, first, end);
         else Correlate<TSimd, TVector>(buffer, first, end);
     }
@@ -448,6 +463,52 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
             }
             layout.Unpad(padded, _result + (nint)n * s.InputImageLength);
         }
+    }
+
+    /// <summary>
+    /// Filter gradient with output channels along the lanes (<see cref="DirectConv2d.FilterGradientOverChannels"/>),
+    /// in the same buffers: per image, the padded input and the output gradient transposed to [position, channel]
+    /// (in the wide-gradient space); the sums, weights transposed to [tap, channel], in the partials; transposed
+    /// into the thread's sum at the end.
+    /// </summary>
+    private void ChannelFilterGradient<TSimd, TVector>(in FilterBuffers buffers, int first, int end)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        WideLayout layout = _layout;
+        Conv2dShape s = layout.Shape;
+        int outChannels = s.OutChannels, lanes = TSimd.Count;
+        int paddedLength = layout.PaddedLength, wideLength = buffers.WideImageLength, plane = layout.PaddedPlane;
+        new Span<float>(buffers.Padded, buffers.Images * paddedLength).Clear();
+        new Span<float>(buffers.Partial, s.WeightsLength).Clear();
+        for (int n = first; n < end; n += buffers.Images)
+        {
+            int images = Math.Min(buffers.Images, end - n);
+            for (int i = 0; i < images; i++)
+            {
+                layout.Pad(_source + (nint)(n + i) * s.InputImageLength, buffers.Padded + (nint)i * paddedLength);
+                GemmPacking.TransposeBlock(_gradOutput + (nint)(n + i) * s.OutputImageLength, s.OutSpatial,
+                    buffers.Wide + (nint)i * wideLength, outChannels, outChannels, s.OutSpatial);
+            }
+            for (int c = 0; c < s.Channels; c++)
+                for (int ky = 0, rowBlocks = DirectConv2d.BlockCount(s.KernelH, DirectConv2dTiles.ChannelFilterRows); ky < s.KernelH; rowBlocks--)
+                {
+                    int rowCount = DirectConv2d.NextBlock(s.KernelH - ky, rowBlocks);
+                    for (int kx = 0, columnBlocks = DirectConv2d.BlockCount(s.KernelW, DirectConv2dTiles.ChannelFilterColumns); kx < s.KernelW; columnBlocks--)
+                    {
+                        int columnCount = DirectConv2d.NextBlock(s.KernelW - kx, columnBlocks);
+                        float* source = buffers.Padded + (nint)c * plane + ky * layout.PaddedWidth + kx;
+                        float* partial = buffers.Partial + ((nint)(c * s.KernelH + ky) * s.KernelW + kx) * outChannels;
+                        for (int o = 0; o < outChannels; o += lanes)
+                            DirectConv2dTiles.ChannelFilterGradientAny<TSimd, TVector>(rowCount, columnCount, images,
+                                s.OutHeight, s.OutWidth, buffers.Wide + o, wideLength, outChannels, source, paddedLength,
+                                layout.PaddedWidth, partial + o, (nint)s.KernelW * outChannels, outChannels);
+                        kx += columnCount;
+                    }
+                    ky += rowCount;
+                }
+        }
+        // sum[o, k] = partial[k, o]
+        GemmPacking.TransposeBlock(buffers.Partial, outChannels, buffers.Sum, s.PatchLength, s.PatchLength, outChannels);
     }
 
     /// <summary>Filter gradient of a range of images into the thread's lane-wise partials, reduced at the end.</summary>

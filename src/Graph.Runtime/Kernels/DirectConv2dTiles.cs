@@ -292,4 +292,132 @@ internal static unsafe class DirectConv2dTiles
             default: FilterGradient<TSimd, TVector, TRows, Tile6>(images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
         }
     }
+
+    /// <summary>Most kernel rows a <see cref="ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
+    public const int ChannelFilterRows = 5;
+
+    /// <summary>Most kernel columns a <see cref="ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
+    public const int ChannelFilterColumns = 5;
+
+    /// <summary>
+    /// The filter gradient with output channels along the lanes: <c>partial[r·partialRowStride + k·partialColumnStride ..]
+    /// += Σ_i Σ_(y, x) gradOutput[i·gradOutputImageStride + (y·outWidth + x)·channelStride ..] · source[i·sourceImageStride +
+    /// (y + r)·sourceRowStride + x + k]</c> for TRows kernel rows r, TCols kernel columns k, <paramref name="images"/>
+    /// images and every output position (y, x): the output gradient transposed to one vector of channels per
+    /// position, each input element broadcast. Per position, one load and TRows·TCols broadcasts feed TRows·TCols FMAs.
+    /// </summary>
+    public static void ChannelFilterGradient<TSimd, TVector, TRows, TCols>(int images, int outHeight, int outWidth,
+        float* gradOutput, nint gradOutputImageStride, nint channelStride, float* source, nint sourceImageStride,
+        nint sourceRowStride, float* partial, nint partialRowStride, nint partialColumnStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TCols : struct, ITileCount
+    {
+        int rows = TRows.Value, cols = TCols.Value;
+        TVector a00 = TSimd.Zero, a01 = TSimd.Zero, a02 = TSimd.Zero, a03 = TSimd.Zero, a04 = TSimd.Zero;
+        TVector a10 = TSimd.Zero, a11 = TSimd.Zero, a12 = TSimd.Zero, a13 = TSimd.Zero, a14 = TSimd.Zero;
+        TVector a20 = TSimd.Zero, a21 = TSimd.Zero, a22 = TSimd.Zero, a23 = TSimd.Zero, a24 = TSimd.Zero;
+        TVector a30 = TSimd.Zero, a31 = TSimd.Zero, a32 = TSimd.Zero, a33 = TSimd.Zero, a34 = TSimd.Zero;
+        TVector a40 = TSimd.Zero, a41 = TSimd.Zero, a42 = TSimd.Zero, a43 = TSimd.Zero, a44 = TSimd.Zero;
+        for (int image = 0; image < images; image++, gradOutput += gradOutputImageStride, source += sourceImageStride)
+        {
+            float* g = gradOutput;
+            for (int y = 0; y < outHeight; y++)
+            {
+                float* x0 = source + y * sourceRowStride;
+                for (int x = 0; x < outWidth; x++, g += channelStride, x0++)
+                {
+                    TVector gv = TSimd.Load(g);
+                    a00 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x0[0]), a00);
+                    if (cols > 1) a01 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x0[1]), a01);
+                    if (cols > 2) a02 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x0[2]), a02);
+                    if (cols > 3) a03 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x0[3]), a03);
+                    if (cols > 4) a04 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x0[4]), a04);
+                    if (rows > 1)
+                    {
+                        float* x1 = x0 + 1 * sourceRowStride;
+                        a10 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x1[0]), a10);
+                        if (cols > 1) a11 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x1[1]), a11);
+                        if (cols > 2) a12 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x1[2]), a12);
+                        if (cols > 3) a13 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x1[3]), a13);
+                        if (cols > 4) a14 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x1[4]), a14);
+                    }
+                    if (rows > 2)
+                    {
+                        float* x2 = x0 + 2 * sourceRowStride;
+                        a20 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x2[0]), a20);
+                        if (cols > 1) a21 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x2[1]), a21);
+                        if (cols > 2) a22 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x2[2]), a22);
+                        if (cols > 3) a23 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x2[3]), a23);
+                        if (cols > 4) a24 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x2[4]), a24);
+                    }
+                    if (rows > 3)
+                    {
+                        float* x3 = x0 + 3 * sourceRowStride;
+                        a30 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x3[0]), a30);
+                        if (cols > 1) a31 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x3[1]), a31);
+                        if (cols > 2) a32 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x3[2]), a32);
+                        if (cols > 3) a33 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x3[3]), a33);
+                        if (cols > 4) a34 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x3[4]), a34);
+                    }
+                    if (rows > 4)
+                    {
+                        float* x4 = x0 + 4 * sourceRowStride;
+                        a40 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x4[0]), a40);
+                        if (cols > 1) a41 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x4[1]), a41);
+                        if (cols > 2) a42 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x4[2]), a42);
+                        if (cols > 3) a43 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x4[3]), a43);
+                        if (cols > 4) a44 = TSimd.MultiplyAdd(gv, TSimd.Broadcast(x4[4]), a44);
+                    }
+                }
+            }
+        }
+        AddColumns<TSimd, TVector, TCols>(partial + 0 * partialRowStride, partialColumnStride, a00, a01, a02, a03, a04);
+        if (rows > 1) AddColumns<TSimd, TVector, TCols>(partial + 1 * partialRowStride, partialColumnStride, a10, a11, a12, a13, a14);
+        if (rows > 2) AddColumns<TSimd, TVector, TCols>(partial + 2 * partialRowStride, partialColumnStride, a20, a21, a22, a23, a24);
+        if (rows > 3) AddColumns<TSimd, TVector, TCols>(partial + 3 * partialRowStride, partialColumnStride, a30, a31, a32, a33, a34);
+        if (rows > 4) AddColumns<TSimd, TVector, TCols>(partial + 4 * partialRowStride, partialColumnStride, a40, a41, a42, a43, a44);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddColumns<TSimd, TVector, TCols>(float* partial, nint stride, TVector c0, TVector c1, TVector c2,
+        TVector c3, TVector c4)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
+    {
+        TSimd.Store(TSimd.Add(TSimd.Load(partial), c0), partial);
+        if (TCols.Value > 1) TSimd.Store(TSimd.Add(TSimd.Load(partial + stride), c1), partial + stride);
+        if (TCols.Value > 2) TSimd.Store(TSimd.Add(TSimd.Load(partial + 2 * stride), c2), partial + 2 * stride);
+        if (TCols.Value > 3) TSimd.Store(TSimd.Add(TSimd.Load(partial + 3 * stride), c3), partial + 3 * stride);
+        if (TCols.Value > 4) TSimd.Store(TSimd.Add(TSimd.Load(partial + 4 * stride), c4), partial + 4 * stride);
+    }
+
+    /// <summary>Runs <see cref="ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/> with run-time tile sizes.</summary>
+    public static void ChannelFilterGradientAny<TSimd, TVector>(int rows, int cols, int images, int outHeight, int outWidth,
+        float* gradOutput, nint gradOutputImageStride, nint channelStride, float* source, nint sourceImageStride,
+        nint sourceRowStride, float* partial, nint partialRowStride, nint partialColumnStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        switch (rows)
+        {
+            case 1: ChannelFilterGradientColumns<TSimd, TVector, Tile1>(cols, images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 2: ChannelFilterGradientColumns<TSimd, TVector, Tile2>(cols, images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 3: ChannelFilterGradientColumns<TSimd, TVector, Tile3>(cols, images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 4: ChannelFilterGradientColumns<TSimd, TVector, Tile4>(cols, images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            default: ChannelFilterGradientColumns<TSimd, TVector, Tile5>(cols, images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+        }
+    }
+
+    private static void ChannelFilterGradientColumns<TSimd, TVector, TRows>(int cols, int images, int outHeight, int outWidth,
+        float* gradOutput, nint gradOutputImageStride, nint channelStride, float* source, nint sourceImageStride,
+        nint sourceRowStride, float* partial, nint partialRowStride, nint partialColumnStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
+    {
+        switch (cols)
+        {
+            case 1: ChannelFilterGradient<TSimd, TVector, TRows, Tile1>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 2: ChannelFilterGradient<TSimd, TVector, TRows, Tile2>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 3: ChannelFilterGradient<TSimd, TVector, TRows, Tile3>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            case 4: ChannelFilterGradient<TSimd, TVector, TRows, Tile4>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+            default: ChannelFilterGradient<TSimd, TVector, TRows, Tile5>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+        }
+    }
+
 }

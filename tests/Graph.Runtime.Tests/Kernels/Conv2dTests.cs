@@ -103,6 +103,8 @@ public class Conv2dTests
                 // Less padding than half the kernel: the direct path scatters the input gradient (17 channels: 3 blocks).
                 yield return [isa[0], algorithm, new Conv2dShape(17, 9, 23, 5, 5, 3, 1, 1, 1, 0)];
                 yield return [isa[0], algorithm, new Conv2dShape(6, 14, 14, 16, 5, 5)];
+                // Kernels taller and wider than one channel-lane filter-gradient tile (7×6: blocks of 3 + 4 rows, 3 + 3 columns).
+                yield return [isa[0], algorithm, new Conv2dShape(2, 9, 10, 16, 7, 6, 1, 1, 1, 0)];
             }
     }
 
@@ -167,10 +169,15 @@ public class Conv2dTests
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1), pass));
         }
         // The direct input gradient scatters where the forward padding is below half the kernel − 1 (LeNet-5's second
-        // layer), and gathers on its own padded geometry otherwise.
+        // layer), and gathers on its own padded geometry otherwise (the lane layouts themselves are tested above:
+        // DirectShapes and IsaCases include both forms of both gradients).
         Assert.True(DirectConv2d.ScattersInputGradient(new Conv2dShape(6, 14, 14, 16, 5, 5)));
         Assert.False(DirectConv2d.ScattersInputGradient(lenet1));
         Assert.False(DirectConv2d.ScattersInputGradient(seed2));
+        // Its filter gradient puts the 16 output channels along the lanes (10-wide rows would fill 69 % of them).
+        Assert.True(DirectConv2d.FilterGradientOverChannels(new Conv2dShape(6, 14, 14, 16, 5, 5)));
+        Assert.False(DirectConv2d.FilterGradientOverChannels(lenet1));
+        Assert.False(DirectConv2d.FilterGradientOverChannels(seed1));
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));

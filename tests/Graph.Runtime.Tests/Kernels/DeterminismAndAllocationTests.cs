@@ -103,12 +103,13 @@ public class DeterminismAndAllocationTests
     }
 
     [Theory]
-    [InlineData(Conv2dAlgorithm.Im2ColGemm, 2)]
-    [InlineData(Conv2dAlgorithm.Direct, 2)]
-    [InlineData(Conv2dAlgorithm.Direct, 0)] // the scattered input gradient
-    public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm, int pad)
+    [InlineData(Conv2dAlgorithm.Im2ColGemm, 3, 28, 8, 2)]
+    [InlineData(Conv2dAlgorithm.Direct, 3, 28, 8, 2)]
+    [InlineData(Conv2dAlgorithm.Direct, 3, 28, 8, 0)]   // the scattered input gradient
+    [InlineData(Conv2dAlgorithm.Direct, 6, 14, 16, 0)]  // and the filter gradient over output channels
+    public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm, int channels, int size, int outChannels, int pad)
     {
-        var s = new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, pad, pad);
+        var s = new Conv2dShape(channels, size, size, outChannels, 5, 5, 1, 1, pad, pad);
         const int batch = 8;
         float[] input = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] gradOutput = Random(batch * s.OutputImageLength, 7);
