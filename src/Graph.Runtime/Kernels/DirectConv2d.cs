@@ -140,12 +140,13 @@ internal static unsafe class DirectConv2d
     public static bool ScattersInputGradient(in Conv2dShape s) => 2 * s.PadH < s.KernelH - 1 || 2 * s.PadW < s.KernelW - 1;
 
     /// <summary>
-    /// Whether the filter gradient puts output channels along the lanes
-    /// (<see cref="DirectConv2dTiles.ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/>) instead of wide positions:
+    /// Whether the forward pass and the filter gradient put output channels along the lanes
+    /// (<see cref="DirectConv2dTiles.ChannelCorrelate{TSimd, TVector, TCols}"/>,
+    /// <see cref="DirectConv2dTiles.ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/>) instead of wide positions:
     /// when the channels fill whole vectors of every width and the wide rows would leave a fifth of the lanes idle
     /// (short rows, whose wide gaps of kernel − 1 columns are a large share: LeNet-5's second layer uses 69 %).
     /// </summary>
-    public static bool FilterGradientOverChannels(in Conv2dShape s)
+    public static bool ChannelLanes(in Conv2dShape s)
     {
         var layout = new WideLayout(s);
         int lanes = (layout.Positions + WideLayout.MaxLanes - 1) / WideLayout.MaxLanes * WideLayout.MaxLanes;
@@ -210,6 +211,13 @@ internal static unsafe class DirectConv2d
     public static void Forward<TEpilogue>(in Conv2dShape s, int batch, float* input, float* weights, float* output,
         float* workspace, int workspaceLength, in TEpilogue epilogue) where TEpilogue : struct, IEpilogue
     {
+        if (ChannelLanes(s))
+        {
+            // packed[(c, ky, kx), o] = weights[o, c, ky, kx]
+            GemmPacking.TransposeBlock(weights, s.PatchLength, workspace, s.OutChannels, s.OutChannels, s.PatchLength);
+            Run(ConvolutionPass.Forward, s, new WideLayout(s), batch, input, null, output, workspace, workspaceLength, epilogue);
+            return;
+        }
         int kernel = s.KernelH * s.KernelW;
         // packed[o, (ky, c, kx)] = weights[o, c, ky, kx]
         PackRows(weights, s.OutChannels, s.PatchLength, s.Channels, s.KernelH, s.KernelW, channelStride: kernel,
@@ -302,7 +310,9 @@ internal static unsafe class DirectConv2d
             for (int ky = 0, t = s.OutChannels; ky < s.KernelH; ky++)
                 for (int kx = 0; kx < s.KernelW; kx++) taps[t++] = ky * layout.PaddedWidth + kx;
         }
-        else layout.WriteTaps(taps, kernelRowOutermost: pass != ConvolutionPass.BackwardFilter);
+        // Kernel row first for the wide-position tiles of the forward pass and the input gradient (they skip the rows
+        // that only meet padding); the weights' order for the filter gradient and the channel-lane forward pass.
+        else layout.WriteTaps(taps, kernelRowOutermost: pass == ConvolutionPass.Forward ? !ChannelLanes(s) : pass == ConvolutionPass.BackwardInput);
         if (batch == 0) return 0;
         int parts = Parts(s, pass, batch, workspaceLength);
         var job = DirectConvolutionJob<TEpilogue>.ForCurrentThread;
@@ -386,10 +396,11 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
     private void Images<TSimd, TVector>(int part, int first, int end) where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         float* buffer = DirectConv2d.ThreadBuffer(_workspaceShape, _pass, _workspace, part);
-        if (_pass == ConvolutionPass.BackwardFilter && DirectConv2d.FilterGradientOverChannels(_layout.Shape))
+        if (_pass == ConvolutionPass.BackwardFilter && DirectConv2d.ChannelLanes(_layout.Shape))
             ChannelFilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
         else if (_pass == ConvolutionPass.BackwardFilter) FilterGradient<TSimd, TVector>(new FilterBuffers(_layout, buffer), first, end);
         else if (_scatter) ScatterInputGradient<TSimd, TVector>(buffer, first, end);
+        else if (_pass == ConvolutionPass.Forward && DirectConv2d.ChannelLanes(_layout.Shape)) ChannelCorrelate<TSimd, TVector>(buffer, first, end);
         else Correlate<TSimd, TVector>(buffer, first, end);
     }
 
@@ -423,6 +434,38 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
             float* image = _result + (nint)n * s.OutputImageLength;
             layout.Crop(wide, rows, image);
             for (int o = 0; o < rows; o++)
+                _epilogue.Apply(new Span<float>(image + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
+        }
+    }
+
+    /// <summary>
+    /// Forward pass with output channels along the lanes (<see cref="DirectConv2d.ChannelLanes"/>): pad; per vector
+    /// of channels and run of positions along an output row, multiply by the packed [tap, channel] weights into
+    /// [position, channel]; transpose into the output image; apply the epilogue.
+    /// </summary>
+    private void ChannelCorrelate<TSimd, TVector>(float* padded, int first, int end)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        WideLayout layout = _layout;
+        Conv2dShape s = layout.Shape;
+        int outChannels = s.OutChannels, depth = s.PatchLength, lanes = TSimd.Count;
+        float* transposed = padded + layout.PaddedLength;
+        new Span<float>(padded, layout.PaddedLength).Clear();
+        for (int n = first; n < end; n++)
+        {
+            layout.Pad(_source + (nint)n * s.InputImageLength, padded);
+            for (int o = 0; o < outChannels; o += lanes)
+                for (int y = 0; y < s.OutHeight; y++)
+                    for (int x = 0, blocks = DirectConv2d.BlockCount(s.OutWidth, DirectConv2dTiles.ChannelCorrelateColumns); x < s.OutWidth; blocks--)
+                    {
+                        int count = DirectConv2d.NextBlock(s.OutWidth - x, blocks);
+                        DirectConv2dTiles.ChannelCorrelateAny<TSimd, TVector>(count, depth, _taps, _workspace + o, outChannels,
+                            padded + y * layout.PaddedWidth + x, transposed + (nint)(y * s.OutWidth + x) * outChannels + o, outChannels);
+                        x += count;
+                    }
+            float* image = _result + (nint)n * s.OutputImageLength;
+            GemmPacking.TransposeBlock(transposed, outChannels, image, s.OutSpatial, s.OutSpatial, outChannels);
+            for (int o = 0; o < outChannels; o++)
                 _epilogue.Apply(new Span<float>(image + (nint)o * s.OutSpatial, s.OutSpatial), o, 0);
         }
     }
@@ -466,7 +509,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
     }
 
     /// <summary>
-    /// Filter gradient with output channels along the lanes (<see cref="DirectConv2d.FilterGradientOverChannels"/>),
+    /// Filter gradient with output channels along the lanes (<see cref="DirectConv2d.ChannelLanes"/>),
     /// in the same buffers: per image, the padded input and the output gradient transposed to [position, channel]
     /// (in the wide-gradient space); the sums, weights transposed to [tap, channel], in the partials; transposed
     /// into the thread's sum at the end.

@@ -16,6 +16,10 @@ internal readonly struct Tile5 : ITileCount { public static int Value => 5; }
 internal readonly struct Tile6 : ITileCount { public static int Value => 6; }
 internal readonly struct Tile7 : ITileCount { public static int Value => 7; }
 internal readonly struct Tile8 : ITileCount { public static int Value => 8; }
+internal readonly struct Tile9 : ITileCount { public static int Value => 9; }
+internal readonly struct Tile10 : ITileCount { public static int Value => 10; }
+internal readonly struct Tile11 : ITileCount { public static int Value => 11; }
+internal readonly struct Tile12 : ITileCount { public static int Value => 12; }
 
 /// <summary>
 /// Register tiles of the direct convolution (<see cref="DirectConv2d"/>). Both read the right operand straight from a
@@ -417,6 +421,73 @@ internal static unsafe class DirectConv2dTiles
             case 3: ChannelFilterGradient<TSimd, TVector, TRows, Tile3>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
             case 4: ChannelFilterGradient<TSimd, TVector, TRows, Tile4>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
             default: ChannelFilterGradient<TSimd, TVector, TRows, Tile5>(images, outHeight, outWidth, gradOutput, gradOutputImageStride, channelStride, source, sourceImageStride, sourceRowStride, partial, partialRowStride, partialColumnStride); break;
+        }
+    }
+
+    /// <summary>Most positions a <see cref="ChannelCorrelate{TSimd, TVector, TCols}"/> tile holds.</summary>
+    public const int ChannelCorrelateColumns = 12;
+
+    /// <summary>
+    /// The forward convolution with output channels along the lanes: <c>output[p·outputStride ..] = Σ_k
+    /// weights[k·weightStride ..] · source[taps[k] + p]</c> for TCols consecutive positions p (one vector of channels
+    /// each): per tap, one load of the channels' weights and TCols broadcasts of input elements feed TCols FMAs.
+    /// </summary>
+    public static void ChannelCorrelate<TSimd, TVector, TCols>(int tapCount, int* taps, float* weights, nint weightStride,
+        float* source, float* output, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
+    {
+        int cols = TCols.Value;
+        TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, a4 = TSimd.Zero, a5 = TSimd.Zero, a6 = TSimd.Zero, a7 = TSimd.Zero, a8 = TSimd.Zero, a9 = TSimd.Zero, a10 = TSimd.Zero, a11 = TSimd.Zero;
+        for (int k = 0; k < tapCount; k++, weights += weightStride)
+        {
+            TVector w = TSimd.Load(weights);
+            float* x = source + taps[k];
+            a0 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[0]), a0);
+            if (cols > 1) a1 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[1]), a1);
+            if (cols > 2) a2 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[2]), a2);
+            if (cols > 3) a3 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[3]), a3);
+            if (cols > 4) a4 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[4]), a4);
+            if (cols > 5) a5 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[5]), a5);
+            if (cols > 6) a6 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[6]), a6);
+            if (cols > 7) a7 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[7]), a7);
+            if (cols > 8) a8 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[8]), a8);
+            if (cols > 9) a9 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[9]), a9);
+            if (cols > 10) a10 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[10]), a10);
+            if (cols > 11) a11 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[11]), a11);
+        }
+        TSimd.Store(a0, output + 0 * outputStride);
+        if (cols > 1) TSimd.Store(a1, output + 1 * outputStride);
+        if (cols > 2) TSimd.Store(a2, output + 2 * outputStride);
+        if (cols > 3) TSimd.Store(a3, output + 3 * outputStride);
+        if (cols > 4) TSimd.Store(a4, output + 4 * outputStride);
+        if (cols > 5) TSimd.Store(a5, output + 5 * outputStride);
+        if (cols > 6) TSimd.Store(a6, output + 6 * outputStride);
+        if (cols > 7) TSimd.Store(a7, output + 7 * outputStride);
+        if (cols > 8) TSimd.Store(a8, output + 8 * outputStride);
+        if (cols > 9) TSimd.Store(a9, output + 9 * outputStride);
+        if (cols > 10) TSimd.Store(a10, output + 10 * outputStride);
+        if (cols > 11) TSimd.Store(a11, output + 11 * outputStride);
+    }
+
+    /// <summary>Runs <see cref="ChannelCorrelate{TSimd, TVector, TCols}"/> with a run-time tile size.</summary>
+    public static void ChannelCorrelateAny<TSimd, TVector>(int cols, int tapCount, int* taps, float* weights, nint weightStride,
+        float* source, float* output, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        switch (cols)
+        {
+            case 1: ChannelCorrelate<TSimd, TVector, Tile1>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 2: ChannelCorrelate<TSimd, TVector, Tile2>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 3: ChannelCorrelate<TSimd, TVector, Tile3>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 4: ChannelCorrelate<TSimd, TVector, Tile4>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 5: ChannelCorrelate<TSimd, TVector, Tile5>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 6: ChannelCorrelate<TSimd, TVector, Tile6>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 7: ChannelCorrelate<TSimd, TVector, Tile7>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 8: ChannelCorrelate<TSimd, TVector, Tile8>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 9: ChannelCorrelate<TSimd, TVector, Tile9>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 10: ChannelCorrelate<TSimd, TVector, Tile10>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 11: ChannelCorrelate<TSimd, TVector, Tile11>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            default: ChannelCorrelate<TSimd, TVector, Tile12>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
         }
     }
 

@@ -174,10 +174,10 @@ public class Conv2dTests
         Assert.True(DirectConv2d.ScattersInputGradient(new Conv2dShape(6, 14, 14, 16, 5, 5)));
         Assert.False(DirectConv2d.ScattersInputGradient(lenet1));
         Assert.False(DirectConv2d.ScattersInputGradient(seed2));
-        // Its filter gradient puts the 16 output channels along the lanes (10-wide rows would fill 69 % of them).
-        Assert.True(DirectConv2d.FilterGradientOverChannels(new Conv2dShape(6, 14, 14, 16, 5, 5)));
-        Assert.False(DirectConv2d.FilterGradientOverChannels(lenet1));
-        Assert.False(DirectConv2d.FilterGradientOverChannels(seed1));
+        // Its forward pass and filter gradient put the 16 output channels along the lanes (10-wide rows would fill 69 % of them).
+        Assert.True(DirectConv2d.ChannelLanes(new Conv2dShape(6, 14, 14, 16, 5, 5)));
+        Assert.False(DirectConv2d.ChannelLanes(lenet1));
+        Assert.False(DirectConv2d.ChannelLanes(seed1));
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed2, ConvolutionPass.Forward));
