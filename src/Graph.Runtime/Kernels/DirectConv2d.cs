@@ -141,7 +141,7 @@ internal static unsafe class DirectConv2d
 
     /// <summary>
     /// Whether the forward pass and the filter gradient put output channels along the lanes
-    /// (<see cref="DirectConv2dTiles.ChannelCorrelate{TSimd, TVector, TCols}"/>,
+    /// (<see cref="DirectConv2dTiles.ChannelCorrelate{TSimd, TVector, TRows, TCols}"/>,
     /// <see cref="DirectConv2dTiles.ChannelFilterGradient{TSimd, TVector, TRows, TCols}"/>) instead of wide positions:
     /// when the channels fill whole vectors of every width and the wide rows would leave a fifth of the lanes idle
     /// (short rows, whose wide gaps of kernel − 1 columns are a large share: LeNet-5's second layer uses 69 %).
@@ -440,7 +440,7 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
 
     /// <summary>
     /// Forward pass with output channels along the lanes (<see cref="DirectConv2d.ChannelLanes"/>): pad; per vector
-    /// of channels and run of positions along an output row, multiply by the packed [tap, channel] weights into
+    /// of channels and runs of positions along two output rows, multiply by the packed [tap, channel] weights into
     /// [position, channel]; transpose into the output image; apply the epilogue.
     /// </summary>
     private void ChannelCorrelate<TSimd, TVector>(float* padded, int first, int end)
@@ -455,14 +455,19 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
         {
             layout.Pad(_source + (nint)n * s.InputImageLength, padded);
             for (int o = 0; o < outChannels; o += lanes)
-                for (int y = 0; y < s.OutHeight; y++)
+                for (int y = 0, rowBlocks = DirectConv2d.BlockCount(s.OutHeight, DirectConv2dTiles.ChannelCorrelateRows); y < s.OutHeight; rowBlocks--)
+                {
+                    int rowCount = DirectConv2d.NextBlock(s.OutHeight - y, rowBlocks);
                     for (int x = 0, blocks = DirectConv2d.BlockCount(s.OutWidth, DirectConv2dTiles.ChannelCorrelateColumns); x < s.OutWidth; blocks--)
                     {
                         int count = DirectConv2d.NextBlock(s.OutWidth - x, blocks);
-                        DirectConv2dTiles.ChannelCorrelateAny<TSimd, TVector>(count, depth, _taps, _workspace + o, outChannels,
-                            padded + y * layout.PaddedWidth + x, transposed + (nint)(y * s.OutWidth + x) * outChannels + o, outChannels);
+                        DirectConv2dTiles.ChannelCorrelateAny<TSimd, TVector>(rowCount, count, depth, _taps, _workspace + o,
+                            outChannels, padded + y * layout.PaddedWidth + x, layout.PaddedWidth,
+                            transposed + (nint)(y * s.OutWidth + x) * outChannels + o, (nint)s.OutWidth * outChannels, outChannels);
                         x += count;
                     }
+                    y += rowCount;
+                }
             float* image = _result + (nint)n * s.OutputImageLength;
             GemmPacking.TransposeBlock(transposed, outChannels, image, s.OutSpatial, s.OutSpatial, outChannels);
             for (int o = 0; o < outChannels; o++)

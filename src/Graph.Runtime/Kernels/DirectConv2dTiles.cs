@@ -424,71 +424,109 @@ internal static unsafe class DirectConv2dTiles
         }
     }
 
-    /// <summary>Most positions a <see cref="ChannelCorrelate{TSimd, TVector, TCols}"/> tile holds.</summary>
+    /// <summary>Most output rows a <see cref="ChannelCorrelate{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
+    public const int ChannelCorrelateRows = 2;
+
+    /// <summary>Most positions per output row a <see cref="ChannelCorrelate{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
     public const int ChannelCorrelateColumns = 12;
 
     /// <summary>
-    /// The forward convolution with output channels along the lanes: <c>output[p·outputStride ..] = Σ_k
-    /// weights[k·weightStride ..] · source[taps[k] + p]</c> for TCols consecutive positions p (one vector of channels
-    /// each): per tap, one load of the channels' weights and TCols broadcasts of input elements feed TCols FMAs.
+    /// The forward convolution with output channels along the lanes: <c>output[r·outputRowStride + p·outputStride ..] =
+    /// Σ_k weights[k·weightStride ..] · source[taps[k] + r·sourceRowStride + p]</c> for TRows output rows r and TCols
+    /// consecutive positions p (one vector of channels each): per tap, one load of the channels' weights and
+    /// TRows·TCols broadcasts of input elements feed TRows·TCols FMAs.
     /// </summary>
-    public static void ChannelCorrelate<TSimd, TVector, TCols>(int tapCount, int* taps, float* weights, nint weightStride,
-        float* source, float* output, nint outputStride)
-        where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
+    public static void ChannelCorrelate<TSimd, TVector, TRows, TCols>(int tapCount, int* taps, float* weights, nint weightStride,
+        float* source, nint sourceRowStride, float* output, nint outputRowStride, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount where TCols : struct, ITileCount
     {
-        int cols = TCols.Value;
-        TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero, a4 = TSimd.Zero, a5 = TSimd.Zero, a6 = TSimd.Zero, a7 = TSimd.Zero, a8 = TSimd.Zero, a9 = TSimd.Zero, a10 = TSimd.Zero, a11 = TSimd.Zero;
+        int rows = TRows.Value, cols = TCols.Value;
+        TVector a0_0 = TSimd.Zero, a0_1 = TSimd.Zero, a0_2 = TSimd.Zero, a0_3 = TSimd.Zero, a0_4 = TSimd.Zero, a0_5 = TSimd.Zero, a0_6 = TSimd.Zero, a0_7 = TSimd.Zero, a0_8 = TSimd.Zero, a0_9 = TSimd.Zero, a0_10 = TSimd.Zero, a0_11 = TSimd.Zero;
+        TVector a1_0 = TSimd.Zero, a1_1 = TSimd.Zero, a1_2 = TSimd.Zero, a1_3 = TSimd.Zero, a1_4 = TSimd.Zero, a1_5 = TSimd.Zero, a1_6 = TSimd.Zero, a1_7 = TSimd.Zero, a1_8 = TSimd.Zero, a1_9 = TSimd.Zero, a1_10 = TSimd.Zero, a1_11 = TSimd.Zero;
         for (int k = 0; k < tapCount; k++, weights += weightStride)
         {
             TVector w = TSimd.Load(weights);
-            float* x = source + taps[k];
-            a0 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[0]), a0);
-            if (cols > 1) a1 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[1]), a1);
-            if (cols > 2) a2 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[2]), a2);
-            if (cols > 3) a3 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[3]), a3);
-            if (cols > 4) a4 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[4]), a4);
-            if (cols > 5) a5 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[5]), a5);
-            if (cols > 6) a6 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[6]), a6);
-            if (cols > 7) a7 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[7]), a7);
-            if (cols > 8) a8 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[8]), a8);
-            if (cols > 9) a9 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[9]), a9);
-            if (cols > 10) a10 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[10]), a10);
-            if (cols > 11) a11 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x[11]), a11);
+            float* x0 = source + taps[k];
+            a0_0 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[0]), a0_0);
+            if (cols > 1) a0_1 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[1]), a0_1);
+            if (cols > 2) a0_2 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[2]), a0_2);
+            if (cols > 3) a0_3 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[3]), a0_3);
+            if (cols > 4) a0_4 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[4]), a0_4);
+            if (cols > 5) a0_5 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[5]), a0_5);
+            if (cols > 6) a0_6 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[6]), a0_6);
+            if (cols > 7) a0_7 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[7]), a0_7);
+            if (cols > 8) a0_8 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[8]), a0_8);
+            if (cols > 9) a0_9 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[9]), a0_9);
+            if (cols > 10) a0_10 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[10]), a0_10);
+            if (cols > 11) a0_11 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x0[11]), a0_11);
+            if (rows > 1)
+            {
+                float* x1 = x0 + sourceRowStride;
+                a1_0 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[0]), a1_0);
+                if (cols > 1) a1_1 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[1]), a1_1);
+                if (cols > 2) a1_2 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[2]), a1_2);
+                if (cols > 3) a1_3 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[3]), a1_3);
+                if (cols > 4) a1_4 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[4]), a1_4);
+                if (cols > 5) a1_5 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[5]), a1_5);
+                if (cols > 6) a1_6 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[6]), a1_6);
+                if (cols > 7) a1_7 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[7]), a1_7);
+                if (cols > 8) a1_8 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[8]), a1_8);
+                if (cols > 9) a1_9 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[9]), a1_9);
+                if (cols > 10) a1_10 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[10]), a1_10);
+                if (cols > 11) a1_11 = TSimd.MultiplyAdd(w, TSimd.Broadcast(x1[11]), a1_11);
+            }
         }
-        TSimd.Store(a0, output + 0 * outputStride);
-        if (cols > 1) TSimd.Store(a1, output + 1 * outputStride);
-        if (cols > 2) TSimd.Store(a2, output + 2 * outputStride);
-        if (cols > 3) TSimd.Store(a3, output + 3 * outputStride);
-        if (cols > 4) TSimd.Store(a4, output + 4 * outputStride);
-        if (cols > 5) TSimd.Store(a5, output + 5 * outputStride);
-        if (cols > 6) TSimd.Store(a6, output + 6 * outputStride);
-        if (cols > 7) TSimd.Store(a7, output + 7 * outputStride);
-        if (cols > 8) TSimd.Store(a8, output + 8 * outputStride);
-        if (cols > 9) TSimd.Store(a9, output + 9 * outputStride);
-        if (cols > 10) TSimd.Store(a10, output + 10 * outputStride);
-        if (cols > 11) TSimd.Store(a11, output + 11 * outputStride);
+        StoreColumns<TSimd, TVector, TCols>(output, outputStride, a0_0, a0_1, a0_2, a0_3, a0_4, a0_5, a0_6, a0_7, a0_8, a0_9, a0_10, a0_11);
+        if (rows > 1) StoreColumns<TSimd, TVector, TCols>(output + outputRowStride, outputStride, a1_0, a1_1, a1_2, a1_3, a1_4, a1_5, a1_6, a1_7, a1_8, a1_9, a1_10, a1_11);
     }
 
-    /// <summary>Runs <see cref="ChannelCorrelate{TSimd, TVector, TCols}"/> with a run-time tile size.</summary>
-    public static void ChannelCorrelateAny<TSimd, TVector>(int cols, int tapCount, int* taps, float* weights, nint weightStride,
-        float* source, float* output, nint outputStride)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreColumns<TSimd, TVector, TCols>(float* output, nint stride, TVector c0, TVector c1, TVector c2, TVector c3, TVector c4, TVector c5, TVector c6, TVector c7, TVector c8, TVector c9, TVector c10, TVector c11)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TCols : struct, ITileCount
+    {
+        TSimd.Store(c0, output + 0 * stride);
+        if (TCols.Value > 1) TSimd.Store(c1, output + 1 * stride);
+        if (TCols.Value > 2) TSimd.Store(c2, output + 2 * stride);
+        if (TCols.Value > 3) TSimd.Store(c3, output + 3 * stride);
+        if (TCols.Value > 4) TSimd.Store(c4, output + 4 * stride);
+        if (TCols.Value > 5) TSimd.Store(c5, output + 5 * stride);
+        if (TCols.Value > 6) TSimd.Store(c6, output + 6 * stride);
+        if (TCols.Value > 7) TSimd.Store(c7, output + 7 * stride);
+        if (TCols.Value > 8) TSimd.Store(c8, output + 8 * stride);
+        if (TCols.Value > 9) TSimd.Store(c9, output + 9 * stride);
+        if (TCols.Value > 10) TSimd.Store(c10, output + 10 * stride);
+        if (TCols.Value > 11) TSimd.Store(c11, output + 11 * stride);
+    }
+
+    /// <summary>Runs <see cref="ChannelCorrelate{TSimd, TVector, TRows, TCols}"/> with run-time tile sizes.</summary>
+    public static void ChannelCorrelateAny<TSimd, TVector>(int rows, int cols, int tapCount, int* taps, float* weights,
+        nint weightStride, float* source, nint sourceRowStride, float* output, nint outputRowStride, nint outputStride)
         where TSimd : struct, ISimd<TVector> where TVector : struct
+    {
+        if (rows == 1) ChannelCorrelateTileColumns<TSimd, TVector, Tile1>(cols, tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride);
+        else ChannelCorrelateTileColumns<TSimd, TVector, Tile2>(cols, tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride);
+    }
+
+    private static void ChannelCorrelateTileColumns<TSimd, TVector, TRows>(int cols, int tapCount, int* taps, float* weights,
+        nint weightStride, float* source, nint sourceRowStride, float* output, nint outputRowStride, nint outputStride)
+        where TSimd : struct, ISimd<TVector> where TVector : struct where TRows : struct, ITileCount
     {
         switch (cols)
         {
-            case 1: ChannelCorrelate<TSimd, TVector, Tile1>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 2: ChannelCorrelate<TSimd, TVector, Tile2>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 3: ChannelCorrelate<TSimd, TVector, Tile3>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 4: ChannelCorrelate<TSimd, TVector, Tile4>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 5: ChannelCorrelate<TSimd, TVector, Tile5>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 6: ChannelCorrelate<TSimd, TVector, Tile6>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 7: ChannelCorrelate<TSimd, TVector, Tile7>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 8: ChannelCorrelate<TSimd, TVector, Tile8>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 9: ChannelCorrelate<TSimd, TVector, Tile9>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 10: ChannelCorrelate<TSimd, TVector, Tile10>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            case 11: ChannelCorrelate<TSimd, TVector, Tile11>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
-            default: ChannelCorrelate<TSimd, TVector, Tile12>(tapCount, taps, weights, weightStride, source, output, outputStride); break;
+            case 1: ChannelCorrelate<TSimd, TVector, TRows, Tile1>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 2: ChannelCorrelate<TSimd, TVector, TRows, Tile2>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 3: ChannelCorrelate<TSimd, TVector, TRows, Tile3>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 4: ChannelCorrelate<TSimd, TVector, TRows, Tile4>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 5: ChannelCorrelate<TSimd, TVector, TRows, Tile5>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 6: ChannelCorrelate<TSimd, TVector, TRows, Tile6>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 7: ChannelCorrelate<TSimd, TVector, TRows, Tile7>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 8: ChannelCorrelate<TSimd, TVector, TRows, Tile8>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 9: ChannelCorrelate<TSimd, TVector, TRows, Tile9>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 10: ChannelCorrelate<TSimd, TVector, TRows, Tile10>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            case 11: ChannelCorrelate<TSimd, TVector, TRows, Tile11>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
+            default: ChannelCorrelate<TSimd, TVector, TRows, Tile12>(tapCount, taps, weights, weightStride, source, sourceRowStride, output, outputRowStride, outputStride); break;
         }
     }
+
 
 }
