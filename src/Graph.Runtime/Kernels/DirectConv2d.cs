@@ -580,10 +580,12 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
                 layout.Pad(_source + (nint)(n + i) * s.InputImageLength, buffers.Padded + (nint)i * paddedLength);
                 layout.Spread(_gradOutput + (nint)(n + i) * s.OutputImageLength, rows, buffers.Wide + (nint)i * wideLength);
             }
-            for (int row = 0, rowBlocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.FilterRows); row < rows; rowBlocks--)
+            int rowBlockCount = rows <= DirectConv2dTiles.FilterRows ? 1 : DirectConv2d.BlockCount(rows, DirectConv2dTiles.FilterRowBlock);
+            for (int row = 0, rowBlocks = rowBlockCount; row < rows; rowBlocks--)
             {
                 int rowCount = DirectConv2d.NextBlock(rows - row, rowBlocks);
-                for (int tap = 0, tapBlocks = DirectConv2d.BlockCount(depth, DirectConv2dTiles.FilterTaps); tap < depth; tapBlocks--)
+                int mostTaps = Math.Min(DirectConv2dTiles.FilterTaps, DirectConv2dTiles.FilterAccumulators / rowCount);
+                for (int tap = 0, tapBlocks = DirectConv2d.BlockCount(depth, mostTaps); tap < depth; tapBlocks--)
                 {
                     int tapCount = DirectConv2d.NextBlock(depth - tap, tapBlocks);
                     DirectConv2dTiles.FilterGradientAny<TSimd, TVector>(rowCount, tapCount, images, vectors,

@@ -34,11 +34,18 @@ internal static unsafe class DirectConv2dTiles
     /// <summary>Most vectors of positions a <see cref="Correlate{TSimd, TVector, TRows, TCols}"/> tile holds.</summary>
     public const int CorrelateColumns = 3;
 
-    /// <summary>Most output-gradient rows a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile holds.</summary>
-    public const int FilterRows = 4;
+    /// <summary>Most output-gradient rows a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile holds:
+    /// blocks of up to <see cref="FilterRowBlock"/>, or all of them up to this many (one pass over the taps).</summary>
+    public const int FilterRows = 6;
+
+    /// <summary>Rows per block when there are more than <see cref="FilterRows"/>.</summary>
+    public const int FilterRowBlock = 4;
 
     /// <summary>Most taps a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile holds.</summary>
     public const int FilterTaps = 6;
+
+    /// <summary>Most accumulators (rows × taps) of a <see cref="FilterGradient{TSimd, TVector, TRows, TTaps}"/> tile.</summary>
+    public const int FilterAccumulators = 24;
 
     /// <summary>
     /// <c>output[r·outputStride + j] = Σ_k weights[k·TRows + r] · source[taps[k] + j]</c> for TRows rows and
@@ -161,6 +168,8 @@ internal static unsafe class DirectConv2dTiles
         TVector c10 = TSimd.Zero, c11 = TSimd.Zero, c12 = TSimd.Zero, c13 = TSimd.Zero, c14 = TSimd.Zero, c15 = TSimd.Zero;
         TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c22 = TSimd.Zero, c23 = TSimd.Zero, c24 = TSimd.Zero, c25 = TSimd.Zero;
         TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c32 = TSimd.Zero, c33 = TSimd.Zero, c34 = TSimd.Zero, c35 = TSimd.Zero;
+        TVector c40 = TSimd.Zero, c41 = TSimd.Zero, c42 = TSimd.Zero, c43 = TSimd.Zero, c44 = TSimd.Zero, c45 = TSimd.Zero;
+        TVector c50 = TSimd.Zero, c51 = TSimd.Zero, c52 = TSimd.Zero, c53 = TSimd.Zero, c54 = TSimd.Zero, c55 = TSimd.Zero;
         for (int image = 0; image < images; image++, gradOutput += gradOutputImageStride, source += sourceImageStride)
         {
             float* g = gradOutput, x = source;
@@ -170,11 +179,15 @@ internal static unsafe class DirectConv2dTiles
                 TVector g1 = rows > 1 ? TSimd.Load(g + 1 * gradOutputStride) : TSimd.Zero;
                 TVector g2 = rows > 2 ? TSimd.Load(g + 2 * gradOutputStride) : TSimd.Zero;
                 TVector g3 = rows > 3 ? TSimd.Load(g + 3 * gradOutputStride) : TSimd.Zero;
+                TVector g4 = rows > 4 ? TSimd.Load(g + 4 * gradOutputStride) : TSimd.Zero;
+                TVector g5 = rows > 5 ? TSimd.Load(g + 5 * gradOutputStride) : TSimd.Zero;
                 TVector x0 = TSimd.Load(x + t0);
                 c00 = TSimd.MultiplyAdd(g0, x0, c00);
                 if (rows > 1) c10 = TSimd.MultiplyAdd(g1, x0, c10);
                 if (rows > 2) c20 = TSimd.MultiplyAdd(g2, x0, c20);
                 if (rows > 3) c30 = TSimd.MultiplyAdd(g3, x0, c30);
+                if (rows > 4) c40 = TSimd.MultiplyAdd(g4, x0, c40);
+                if (rows > 5) c50 = TSimd.MultiplyAdd(g5, x0, c50);
                 if (tapCount > 1)
                 {
                     TVector x1 = TSimd.Load(x + t1);
@@ -182,6 +195,8 @@ internal static unsafe class DirectConv2dTiles
                     if (rows > 1) c11 = TSimd.MultiplyAdd(g1, x1, c11);
                     if (rows > 2) c21 = TSimd.MultiplyAdd(g2, x1, c21);
                     if (rows > 3) c31 = TSimd.MultiplyAdd(g3, x1, c31);
+                    if (rows > 4) c41 = TSimd.MultiplyAdd(g4, x1, c41);
+                    if (rows > 5) c51 = TSimd.MultiplyAdd(g5, x1, c51);
                 }
                 if (tapCount > 2)
                 {
@@ -190,6 +205,8 @@ internal static unsafe class DirectConv2dTiles
                     if (rows > 1) c12 = TSimd.MultiplyAdd(g1, x2, c12);
                     if (rows > 2) c22 = TSimd.MultiplyAdd(g2, x2, c22);
                     if (rows > 3) c32 = TSimd.MultiplyAdd(g3, x2, c32);
+                    if (rows > 4) c42 = TSimd.MultiplyAdd(g4, x2, c42);
+                    if (rows > 5) c52 = TSimd.MultiplyAdd(g5, x2, c52);
                 }
                 if (tapCount > 3)
                 {
@@ -198,6 +215,8 @@ internal static unsafe class DirectConv2dTiles
                     if (rows > 1) c13 = TSimd.MultiplyAdd(g1, x3, c13);
                     if (rows > 2) c23 = TSimd.MultiplyAdd(g2, x3, c23);
                     if (rows > 3) c33 = TSimd.MultiplyAdd(g3, x3, c33);
+                    if (rows > 4) c43 = TSimd.MultiplyAdd(g4, x3, c43);
+                    if (rows > 5) c53 = TSimd.MultiplyAdd(g5, x3, c53);
                 }
                 if (tapCount > 4)
                 {
@@ -206,6 +225,8 @@ internal static unsafe class DirectConv2dTiles
                     if (rows > 1) c14 = TSimd.MultiplyAdd(g1, x4, c14);
                     if (rows > 2) c24 = TSimd.MultiplyAdd(g2, x4, c24);
                     if (rows > 3) c34 = TSimd.MultiplyAdd(g3, x4, c34);
+                    if (rows > 4) c44 = TSimd.MultiplyAdd(g4, x4, c44);
+                    if (rows > 5) c54 = TSimd.MultiplyAdd(g5, x4, c54);
                 }
                 if (tapCount > 5)
                 {
@@ -214,6 +235,8 @@ internal static unsafe class DirectConv2dTiles
                     if (rows > 1) c15 = TSimd.MultiplyAdd(g1, x5, c15);
                     if (rows > 2) c25 = TSimd.MultiplyAdd(g2, x5, c25);
                     if (rows > 3) c35 = TSimd.MultiplyAdd(g3, x5, c35);
+                    if (rows > 4) c45 = TSimd.MultiplyAdd(g4, x5, c45);
+                    if (rows > 5) c55 = TSimd.MultiplyAdd(g5, x5, c55);
                 }
             }
         }
@@ -221,6 +244,8 @@ internal static unsafe class DirectConv2dTiles
         if (rows > 1) AddRow<TSimd, TVector, TTaps>(partial + 1 * partialStride, c10, c11, c12, c13, c14, c15);
         if (rows > 2) AddRow<TSimd, TVector, TTaps>(partial + 2 * partialStride, c20, c21, c22, c23, c24, c25);
         if (rows > 3) AddRow<TSimd, TVector, TTaps>(partial + 3 * partialStride, c30, c31, c32, c33, c34, c35);
+        if (rows > 4) AddRow<TSimd, TVector, TTaps>(partial + 4 * partialStride, c40, c41, c42, c43, c44, c45);
+        if (rows > 5) AddRow<TSimd, TVector, TTaps>(partial + 5 * partialStride, c50, c51, c52, c53, c54, c55);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -277,7 +302,9 @@ internal static unsafe class DirectConv2dTiles
             case 1: FilterGradientRows<TSimd, TVector, Tile1>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
             case 2: FilterGradientRows<TSimd, TVector, Tile2>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
             case 3: FilterGradientRows<TSimd, TVector, Tile3>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
-            default: FilterGradientRows<TSimd, TVector, Tile4>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 4: FilterGradientRows<TSimd, TVector, Tile4>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            case 5: FilterGradientRows<TSimd, TVector, Tile5>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
+            default: FilterGradientRows<TSimd, TVector, Tile6>(tapCount, images, vectors, gradOutput, gradOutputStride, gradOutputImageStride, source, sourceImageStride, taps, partial, partialStride); break;
         }
     }
 
