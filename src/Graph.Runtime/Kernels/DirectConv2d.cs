@@ -97,8 +97,21 @@ internal readonly unsafe struct WideLayout
         CopyPlanes(wide, RowStride, PaddedWidth, planes, Shape.OutSpatial, Shape.OutWidth, rows, Shape.OutHeight, Shape.OutWidth);
 
     /// <summary>The inverse of <see cref="Crop"/>: spreads NCHW planes over wide rows (whose gaps stay as they are: zero).</summary>
-    public void Spread(float* planes, int rows, float* wide) =>
-        CopyPlanes(planes, Shape.OutSpatial, Shape.OutWidth, wide, RowStride, PaddedWidth, rows, Shape.OutHeight, Shape.OutWidth);
+    public void Spread(float* planes, int rows, float* wide) => Spread(planes, rows, wide, RowStride);
+
+    /// <summary><see cref="Spread(float*, int, float*)"/> onto rows <paramref name="rowStride"/> floats apart.</summary>
+    public void Spread(float* planes, int rows, float* wide, int rowStride) =>
+        CopyPlanes(planes, Shape.OutSpatial, Shape.OutWidth, wide, rowStride, PaddedWidth, rows, Shape.OutHeight, Shape.OutWidth);
+
+    /// <summary>
+    /// Floats between the output-gradient rows of the scattered input gradient: its tiles read each row from
+    /// KernelW − 1 before its start to KernelW − 1 past its wide positions, so a row is followed by at least
+    /// KernelW − 1 zeros (whole vectors).
+    /// </summary>
+    public int ScatterRowStride => (Positions + Shape.KernelW - 1 + MaxLanes - 1) / MaxLanes * MaxLanes;
+
+    /// <summary>Zeros before the first of those rows (at least KernelW − 1, whole vectors).</summary>
+    public int ScatterLead => (Shape.KernelW - 1 + MaxLanes - 1) / MaxLanes * MaxLanes;
 
     private static void CopyPlanes(float* from, nint fromPlane, nint fromPitch, float* to, nint toPlane, nint toPitch,
         int planes, int rows, int width)
@@ -117,8 +130,9 @@ internal readonly unsafe struct WideLayout
 /// convolution of the output gradient, padded by kernel − 1 − pad, with the weights transposed and flipped. Taps are
 /// ordered kernel row first, so a tile skips the kernel rows that only meet padding for its positions. Where that
 /// padding is wider than the forward pass's (<see cref="ScattersInputGradient"/>: most taps would read zeros), the
-/// input gradient is scattered instead: per tap, the same tiles multiply the output gradient on the forward pass's
-/// wide rows by that tap's weights and add the products into a padded input-gradient image at the tap's offset. The filter
+/// input gradient is scattered instead: per kernel row, the same tiles multiply the output gradient on the forward
+/// pass's wide rows, shifted by each kernel column, by that row's weights and add the products into a padded
+/// input-gradient image at the kernel row's offset. The filter
 /// gradient's tiles run through a few images at a time (<see cref="FilterImages"/>) into lane-wise partials per
 /// thread, reduced across lanes once at the end. Images are split
 /// across <see cref="WorkerPool"/> threads in fixed contiguous ranges; filter-gradient partials are added in thread
@@ -159,10 +173,10 @@ internal static unsafe class DirectConv2d
             s.KernelH - 1 - s.PadH, s.KernelW - 1 - s.PadW);
 
     /// <summary>Floats shared by all threads: the packed weights and the tap offsets (stored as ints; the scattered
-    /// input gradient's are the output-gradient rows' offsets, then the taps').</summary>
+    /// input gradient's are the shifted output-gradient rows' offsets, then the kernel rows').</summary>
     public static int SharedWorkspace(in Conv2dShape s) =>
         checked(s.WeightsLength + Math.Max(Math.Max(s.Channels, s.OutChannels) * s.KernelH * s.KernelW,
-            s.OutChannels + s.KernelH * s.KernelW));
+            s.OutChannels * s.KernelW + s.KernelH));
 
     /// <summary>Floats per thread for one pass: the padded image and the wide result; the filter gradient holds
     /// <see cref="FilterImages"/> of each, plus its lane-wise partials and its sum.</summary>
@@ -172,7 +186,7 @@ internal static unsafe class DirectConv2d
         {
             // The output gradient on wide rows and the padded input gradient.
             var forward = new WideLayout(s);
-            return checked(s.OutChannels * forward.RowStride + forward.PaddedLength);
+            return checked(forward.ScatterLead + s.OutChannels * forward.ScatterRowStride + forward.PaddedLength);
         }
         if (pass == ConvolutionPass.BackwardInput)
         {
@@ -231,10 +245,9 @@ internal static unsafe class DirectConv2d
         int kernel = s.KernelH * s.KernelW;
         if (ScattersInputGradient(s))
         {
-            // Per tap t = (ky, kx), every output channel: packed[c, (t, o)] = weights[o, c, t] (a "kernel" of
-            // KH·KW rows of one column over the output channels, in PackRows' terms).
-            PackRows(weights, s.Channels, kernel, s.OutChannels, kernel, 1, channelStride: s.Channels * kernel,
-                kernelRowStride: 1, kernelColumnStride: 0, workspace);
+            // Transposed: packed[c, (ky, o, kx)] = weights[o, c, ky, kx].
+            PackRows(weights, s.Channels, kernel, s.OutChannels, s.KernelH, s.KernelW, channelStride: s.Channels * kernel,
+                kernelRowStride: s.KernelW, kernelColumnStride: 1, workspace);
             Run(ConvolutionPass.BackwardInput, s, new WideLayout(s), batch, gradOutput, null, gradInput, workspace,
                 workspaceLength, new NoEpilogue());
             return;
@@ -305,10 +318,11 @@ internal static unsafe class DirectConv2d
         bool scatter = pass == ConvolutionPass.BackwardInput && ScattersInputGradient(s);
         if (scatter)
         {
-            // The output-gradient rows on the wide layout, then each tap's offset in the padded input gradient.
-            for (int o = 0; o < s.OutChannels; o++) taps[o] = o * layout.RowStride;
-            for (int ky = 0, t = s.OutChannels; ky < s.KernelH; ky++)
-                for (int kx = 0; kx < s.KernelW; kx++) taps[t++] = ky * layout.PaddedWidth + kx;
+            // Each output-gradient row shifted back by each kernel column, then each kernel row's offset in the
+            // padded input gradient.
+            for (int o = 0, t = 0; o < s.OutChannels; o++)
+                for (int kx = 0; kx < s.KernelW; kx++) taps[t++] = o * layout.ScatterRowStride - kx;
+            for (int ky = 0; ky < s.KernelH; ky++) taps[s.OutChannels * s.KernelW + ky] = ky * layout.PaddedWidth;
         }
         // Kernel row first for the wide-position tiles of the forward pass and the input gradient (they skip the rows
         // that only meet padding); the weights' order for the filter gradient and the channel-lane forward pass.
@@ -477,35 +491,38 @@ internal sealed unsafe class DirectConvolutionJob<TEpilogue> : ParallelJob where
 
     /// <summary>
     /// Scattered input gradient (<see cref="DirectConv2d.ScattersInputGradient"/>): spread the output gradient on
-    /// wide rows; per block of input channels, tap and run of positions, add Σ_o weights[o, c, tap] · gradient[o, q]
-    /// into the padded input gradient at q + the tap's offset; copy its interior out. The output-gradient rows' wide
-    /// gaps (zero) add nothing to finite sums.
+    /// wide rows; per block of input channels, kernel row ky and run of positions q, add
+    /// Σ_(o, kx) weights[o, c, ky, kx] · gradient[o, q − kx] into the padded input gradient at q + ky·PaddedWidth
+    /// (every pair of a gradient position and a tap once: position q − kx meets tap (ky, kx) at its own scatter
+    /// target); copy the interior out. The wide gaps and the zeros around the rows (shifts past a row's ends land
+    /// there) add nothing to finite sums.
     /// </summary>
     private void ScatterInputGradient<TSimd, TVector>(float* buffer, int first, int end)
         where TSimd : struct, ISimd<TVector> where TVector : struct
     {
         WideLayout layout = _layout;
         Conv2dShape s = layout.Shape;
-        int rows = s.Channels, outChannels = s.OutChannels, kernel = s.KernelH * s.KernelW, lanes = TSimd.Count;
-        int vectors = (layout.Positions + lanes - 1) / lanes, stride = layout.RowStride, plane = layout.PaddedPlane;
-        float* wide = buffer, padded = buffer + (nint)outChannels * stride;
-        int* gradientRows = _taps, tapOffsets = _taps + outChannels;
-        // The wide gaps and slack stay zero; Spread only writes the real positions.
-        new Span<float>(wide, outChannels * stride).Clear();
+        int rows = s.Channels, depth = s.OutChannels * s.KernelW, lanes = TSimd.Count, stride = layout.ScatterRowStride;
+        // Every shifted position q − kx with q − kx < Positions.
+        int vectors = (layout.Positions + s.KernelW - 1 + lanes - 1) / lanes, plane = layout.PaddedPlane;
+        float* wide = buffer + layout.ScatterLead, padded = wide + (nint)s.OutChannels * stride;
+        int* shiftedRows = _taps, kernelRows = _taps + depth;
+        // The lead, wide gaps and row ends stay zero; Spread only writes the real positions.
+        new Span<float>(buffer, layout.ScatterLead + s.OutChannels * stride).Clear();
         for (int n = first; n < end; n++)
         {
-            layout.Spread(_source + (nint)n * s.OutputImageLength, outChannels, wide);
+            layout.Spread(_source + (nint)n * s.OutputImageLength, s.OutChannels, wide, stride);
             new Span<float>(padded, layout.PaddedLength).Clear();
             for (int row = 0, blocks = DirectConv2d.BlockCount(rows, DirectConv2dTiles.CorrelateRows); row < rows; blocks--)
             {
                 int count = DirectConv2d.NextBlock(rows - row, blocks);
-                float* weights = _workspace + (nint)row * kernel * outChannels;
-                for (int tap = 0; tap < kernel; tap++, weights += (nint)outChannels * count)
+                float* weights = _workspace + (nint)row * s.KernelH * depth;
+                for (int ky = 0; ky < s.KernelH; ky++, weights += (nint)depth * count)
                 {
-                    float* output = padded + (nint)row * plane + tapOffsets[tap];
+                    float* output = padded + (nint)row * plane + kernelRows[ky];
                     for (int v = 0; v < vectors; v += DirectConv2dTiles.CorrelateColumns)
                         DirectConv2dTiles.CorrelateAny<TSimd, TVector>(count, Math.Min(DirectConv2dTiles.CorrelateColumns, vectors - v),
-                            outChannels, gradientRows, weights, wide + v * lanes, output + v * lanes, plane, accumulate: true);
+                            depth, shiftedRows, weights, wide + v * lanes, output + v * lanes, plane, accumulate: true);
                 }
                 row += count;
             }
