@@ -16,7 +16,9 @@ public enum Conv2dAlgorithm
 
     /// <summary>
     /// Direct convolution over a zero-padded copy of each image (<see cref="DirectConv2d"/>): no patch matrix, register
-    /// tiles of up to 8 channels. Stride 1 only, with padding at most kernel − 1 (so the input gradient is a convolution too).
+    /// tiles of up to 8 channels over runs of positions, or of whole vectors of output channels where they fill them
+    /// and the rows are short (<see cref="DirectConv2d.ChannelLanes"/>). Stride 1 only, with padding at most
+    /// kernel − 1 (so the input gradient is a convolution too, or a scatter on the forward geometry).
     /// </summary>
     Direct,
 }
