@@ -138,6 +138,17 @@ public static unsafe class Pool2d
         {
             Pool2dShape s = _shape;
             int planeIn = s.Height * s.Width, planeOut = s.OutHeight * s.OutWidth;
+            // Tiling 2×2 windows never cross the boundary between planes of even height, so the range's planes are
+            // one tall plane: one call instead of one per plane (LeNet-5's second pooling has 64·16 planes of 10×10).
+            bool maxForward2x2 = _operation == Operation.MaxForward && Vector256.IsHardwareAccelerated && s.OutWidth >= 4;
+            if (IsTiled2x2(s) && s.Height % 2 == 0 && end > first && (maxForward2x2 || _operation == Operation.MaxBackward))
+            {
+                Pool2dShape tall = s with { Height = s.Height * (end - first) };
+                float* input = _input + (nint)first * planeIn;
+                if (maxForward2x2) MaxForwardPlane2x2(tall, input, _result + (nint)first * planeOut);
+                else MaxBackwardPlane(tall, input, _gradOutput + (nint)first * planeOut, _result + (nint)first * planeIn);
+                return;
+            }
             float* row = KernelScratch.Current.Get(s.Width);
             for (int plane = first; plane < end; plane++)
             {

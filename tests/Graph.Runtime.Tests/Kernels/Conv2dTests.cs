@@ -100,6 +100,11 @@ public class Conv2dTests
                 yield return [isa[0], algorithm, new Conv2dShape(2, 5, 19, 3, 3, 3, 1, 1, 1, 1)];
                 yield return [isa[0], algorithm, new Conv2dShape(2, 4, 35, 3, 5, 3, 1, 1, 2, 1)];
                 yield return [isa[0], algorithm, new Conv2dShape(16, 7, 7, 32, 3, 3, 1, 1, 1, 1)];
+                // Less padding than half the kernel: the direct path scatters the input gradient (17 channels: 3 blocks).
+                yield return [isa[0], algorithm, new Conv2dShape(17, 9, 23, 5, 5, 3, 1, 1, 1, 0)];
+                yield return [isa[0], algorithm, new Conv2dShape(6, 14, 14, 16, 5, 5)];
+                // Kernels taller and wider than one channel-lane filter-gradient tile (7×6: blocks of 3 + 4 rows, 3 + 3 columns).
+                yield return [isa[0], algorithm, new Conv2dShape(2, 9, 10, 16, 7, 6, 1, 1, 1, 0)];
             }
     }
 
@@ -128,7 +133,7 @@ public class Conv2dTests
                     yield return [new Conv2dShape(c, height, width, o, kernel, kernel, 1, 1, pad, pad), 1 + index % 5];
                 }
         yield return [new Conv2dShape(1, 28, 28, 6, 5, 5, 1, 1, 2, 2), 2];   // LeNet-5's first layer
-        yield return [new Conv2dShape(6, 14, 14, 16, 5, 5), 19];             // LeNet-5's second layer: several filter-gradient chunks of 8 per thread
+        yield return [new Conv2dShape(6, 14, 14, 16, 5, 5), 19];             // LeNet-5's second layer: several filter-gradient chunks of images per thread
         yield return [new Conv2dShape(1, 28, 28, 64, 3, 3, 1, 1, 1, 1), 2]; // lenet-seed's first layer
         yield return [new Conv2dShape(3, 1, 40, 4, 1, 3, 1, 1, 0, 1), 2];   // one row, 1×3 kernel
         yield return [new Conv2dShape(2, 9, 6, 5, 5, 2, 1, 1, 4, 1), 4];    // padding kernel − 1
@@ -163,6 +168,16 @@ public class Conv2dTests
             Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(lenet1, pass));
             Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(new Conv2dShape(3, 14, 14, 8, 1, 1), pass));
         }
+        // The direct input gradient scatters where the forward padding is below half the kernel − 1 (LeNet-5's second
+        // layer), and gathers on its own padded geometry otherwise (the lane layouts themselves are tested above:
+        // DirectShapes and IsaCases include both forms of both gradients).
+        Assert.True(DirectConv2d.ScattersInputGradient(new Conv2dShape(6, 14, 14, 16, 5, 5)));
+        Assert.False(DirectConv2d.ScattersInputGradient(lenet1));
+        Assert.False(DirectConv2d.ScattersInputGradient(seed2));
+        // Its forward pass and filter gradient put the 16 output channels along the lanes (10-wide rows would fill 69 % of them).
+        Assert.True(DirectConv2d.ChannelLanes(new Conv2dShape(6, 14, 14, 16, 5, 5)));
+        Assert.False(DirectConv2d.ChannelLanes(lenet1));
+        Assert.False(DirectConv2d.ChannelLanes(seed1));
         Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(seed1, ConvolutionPass.Forward));
         Assert.Equal(Conv2dAlgorithm.Direct, Conv2d.AlgorithmFor(seed1, ConvolutionPass.BackwardFilter));
         foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Winograd, Conv2d.AlgorithmFor(seed2, pass));

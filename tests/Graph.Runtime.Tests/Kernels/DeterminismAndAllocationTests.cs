@@ -73,13 +73,14 @@ public class DeterminismAndAllocationTests
     }
 
     [Theory]
-    [InlineData(Conv2dAlgorithm.Im2ColGemm)]
-    [InlineData(Conv2dAlgorithm.Direct)]
-    [InlineData(Conv2dAlgorithm.Winograd)]
-    public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm)
+    [InlineData(Conv2dAlgorithm.Im2ColGemm, 3, 28, 28, 8, 5, 2)]
+    [InlineData(Conv2dAlgorithm.Direct, 3, 28, 28, 8, 5, 2)]
+    [InlineData(Conv2dAlgorithm.Direct, 3, 28, 28, 8, 5, 0)]    // the scattered input gradient
+    [InlineData(Conv2dAlgorithm.Direct, 6, 14, 14, 16, 5, 0)]   // and the filter gradient over output channels
+    [InlineData(Conv2dAlgorithm.Winograd, 17, 15, 13, 40, 3, 1)] // Winograd takes 3×3 kernels only
+    public void ConvolutionPassesAreBitIdenticalRunToRun(Conv2dAlgorithm algorithm, int channels, int height, int width, int outChannels, int kernel, int pad)
     {
-        // Winograd takes 3×3 kernels only.
-        var s = algorithm == Conv2dAlgorithm.Winograd ? new Conv2dShape(17, 15, 13, 40, 3, 3, 1, 1, 1, 1) : new Conv2dShape(3, 28, 28, 8, 5, 5, 1, 1, 2, 2);
+        var s = new Conv2dShape(channels, height, width, outChannels, kernel, kernel, 1, 1, pad, pad);
         const int batch = 8;
         float[] input = Random(batch * s.InputImageLength, 5), weights = Random(s.WeightsLength, 6);
         float[] gradOutput = Random(batch * s.OutputImageLength, 7);

@@ -15,6 +15,8 @@ public class Pool2dTests
         new(2, 5, 37, 2, 3, 3, 1, 0, 1),  // stride > kernel vertically, wide rows (vector bodies and tails)
         new(2, 7, 11, 2, 2, 2, 2),        // 2×2/2 with an uncovered last row and column, 5 windows a row (overlapping vector steps)
         new(1, 6, 30, 2, 2, 2, 2),        // 2×2/2, 15 windows a row
+        new(16, 10, 10, 2, 2, 2, 2),      // LeNet-5's second pooling: even heights, so each thread's planes are one tall plane
+        new(3, 6, 9, 2, 2, 2, 2),         // a tall plane with an uncovered last column
     ];
 
     public static IEnumerable<object[]> Cases()
