@@ -189,7 +189,7 @@ public class Conv2dTests
     }
 
     /// <summary>Forward, input gradient and filter gradient (overwritten and accumulated) against the reference.</summary>
-    private static void AllPassesMatchReference(Conv2dShape s, int batch, Conv2dAlgorithm algorithm, string context)
+    internal static void AllPassesMatchReference(Conv2dShape s, int batch, Conv2dAlgorithm algorithm, string context)
     {
         float[] input = Random(batch * s.InputImageLength, 20), weights = Random(s.WeightsLength, 21);
         float[] gradOutput = Random(batch * s.OutputImageLength, 22), previous = Random(s.WeightsLength, 23);
