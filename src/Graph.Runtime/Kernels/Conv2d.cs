@@ -230,20 +230,21 @@ public static unsafe class Conv2d
 
     /// <summary>Whether the direct path runs; validates the weights and workspace lengths for it.</summary>
     private static bool UseDirect(in Conv2dShape s, ConvolutionPass pass, int weightsLength, int workspaceLength) =>
-        Use(Conv2dAlgorithm.Direct, s, pass, weightsLength, workspaceLength,
-            DirectConv2d.SharedWorkspace(s) + DirectConv2d.PerThreadWorkspace(s, pass));
+        Use(Conv2dAlgorithm.Direct, s, pass, weightsLength, workspaceLength);
 
     /// <summary>Whether the Winograd path runs; validates the weights and workspace lengths for it.</summary>
     private static bool UseWinograd(in Conv2dShape s, ConvolutionPass pass, int weightsLength, int workspaceLength) =>
-        Use(Conv2dAlgorithm.Winograd, s, pass, weightsLength, workspaceLength,
-            WinogradConv2d.SharedWorkspace(s, pass) + WinogradConv2d.PerThreadWorkspace(s, pass));
+        Use(Conv2dAlgorithm.Winograd, s, pass, weightsLength, workspaceLength);
 
-    private static bool Use(Conv2dAlgorithm algorithm, in Conv2dShape s, ConvolutionPass pass, int weightsLength,
-        int workspaceLength, int needed)
+    private static bool Use(Conv2dAlgorithm algorithm, in Conv2dShape s, ConvolutionPass pass, int weightsLength, int workspaceLength)
     {
         if (AlgorithmFor(s, pass) != algorithm) return false;
         if (weightsLength < s.WeightsLength)
             throw new ArgumentException($"Needs {s.WeightsLength} weights for {s}, got {weightsLength}.", "weights");
+        // One thread's share, sized only once the shape is known to take this path (the sizes assume it does).
+        int needed = algorithm == Conv2dAlgorithm.Winograd
+            ? WinogradConv2d.SharedWorkspace(s, pass) + WinogradConv2d.PerThreadWorkspace(s, pass)
+            : DirectConv2d.SharedWorkspace(s) + DirectConv2d.PerThreadWorkspace(s, pass);
         if (workspaceLength < needed)
             throw new ArgumentException($"Needs a workspace of at least {needed} floats for {s}, got {workspaceLength}.", "workspace");
         return true;

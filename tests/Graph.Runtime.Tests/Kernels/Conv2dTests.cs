@@ -108,6 +108,21 @@ public class Conv2dTests
             }
     }
 
+    /// <summary>
+    /// Shapes neither the direct nor the Winograd path takes (a strided, padded 1×1 kernel on a 1×1 image, from a fuzz
+    /// run): choosing the algorithm must not size those paths' workspaces, which assume shapes they support.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 1, 1, 1, 1, 2, 1)]
+    [InlineData(3, 2, 3, 4, 1, 2, 1)]
+    [InlineData(2, 5, 5, 3, 3, 2, 1)]
+    public void ShapesOnlyTheGemmTakesRunEveryPass(int channels, int height, int width, int outChannels, int kernel, int stride, int pad)
+    {
+        var s = new Conv2dShape(channels, height, width, outChannels, kernel, kernel, stride, stride, pad, pad);
+        foreach (var pass in Enum.GetValues<ConvolutionPass>()) Assert.Equal(Conv2dAlgorithm.Im2ColGemm, Conv2d.AlgorithmFor(s, pass));
+        AllPassesMatchReference(s, batch: 2, Conv2dAlgorithm.Im2ColGemm, s.ToString());
+    }
+
     [Theory]
     [MemberData(nameof(IsaCases))]
     public void AllPassesMatchReferenceOnEveryInstructionSet(KernelIsa isa, Conv2dAlgorithm algorithm, Conv2dShape s)
