@@ -89,7 +89,6 @@ public static class Trainer
                             input = augmented.AsSpan(0, input.Length);
                         }
                         if (options.Schedule is not null) model.Optimizer.LearningRate = options.Schedule.LearningRate((int)step);
-                        model.IsTraining = true;
                         float loss = model.TrainStep(input, labels.AsSpan(0, n * model.LabelSize), n);
                         step++;
                         if (!float.IsFinite(loss)) throw new InvalidOperationException($"The loss became {loss} at epoch {epoch}, batch {b + 1}; lower the learning rate.");
